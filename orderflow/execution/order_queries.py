@@ -11,7 +11,11 @@ import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
-from orderflow.execution.position_queries import mark_price, order_may_fill
+from orderflow.execution.position_queries import (
+    mark_price,
+    matched_unlisted_shares,
+    order_may_fill,
+)
 
 # --------------------------------------------------------------------------------------------
 
@@ -205,7 +209,8 @@ async def matched_unlisted(
     conn: asyncpg.Connection, strategy: str, now: datetime
 ) -> list[asyncpg.Record]:
     """The strategy's orders closed at the exchange with more of them matched (its order
-    endpoint's ``size_matched``, migration 089) than the account's trades have listed yet, while
+    endpoint's ``size_matched``, migration 089) than the account's trades have listed yet (fills
+    and failed trades: :func:`~orderflow.execution.position_queries.matched_unlisted_shares`), while
     their late fills are still asked for (:func:`~orderflow.execution.position_queries.
     order_may_fill`, ``now`` the executor's clock): ``remaining`` is what matched beyond the
     booked fills — a BUY's, shares held at the exchange that no position counts yet; a SELL's,
@@ -214,12 +219,12 @@ async def matched_unlisted(
         await conn.fetch(
             f"""
             SELECT o.token_id, COALESCE(o.market_id, tok.condition_id) AS market_id, o.price,
-                   o.side, o.mode, o.matched_shares - o.filled_shares AS remaining,
+                   o.side, o.mode, {matched_unlisted_shares("o")} AS remaining,
                    {mark_price("o.token_id")} AS last_price
               FROM orderflow_orders o
               LEFT JOIN orderflow_tokens tok ON tok.token_id = o.token_id
              WHERE o.strategy = $1 AND o.status IN ('CANCELED', 'ABANDONED')
-               AND o.matched_shares > o.filled_shares AND {order_may_fill("o", "$2")}
+               AND {matched_unlisted_shares("o")} > 0 AND {order_may_fill("o", "$2")}
             """,
             strategy,
             now,

@@ -124,8 +124,12 @@ async def insert_reversal(
     fee: Decimal,
 ) -> bool:
     """Book the reversal of (part of) a fill, once: the UNIQUE (order_id, fill_key) key; on a
-    first booking the order's filled amounts go down by the same amounts, and so does what the
-    exchange said matched of it (migration 089: a trade that failed matched nothing)."""
+    first booking the order's filled amounts go down by the same amounts. What the exchange
+    said matched of it (``matched_shares``, migration 089) is left as it said: the failed
+    trade is listed, and what is matched but not listed is taken net of reversals
+    (:func:`~orderflow.execution.position_queries.matched_unlisted_shares`; its
+    ``size_matched`` still counts the failed match, and taken again at the close it was counted
+    as sold unlisted until 7 Dec 2026, session 45)."""
     order_id = await conn.fetchval(
         """
         INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key, token_id,
@@ -146,7 +150,6 @@ async def insert_reversal(
         return False
     await conn.execute(
         "UPDATE orderflow_orders SET filled_shares = filled_shares - $2,"
-        " matched_shares = GREATEST(0, matched_shares - $2),"
         " filled_usdc = filled_usdc - $3, fee = fee - $4, updated_at = clock_timestamp()"
         " WHERE id = $1",
         order_id,

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import asyncpg
 
 from orderflow.accounting import Fill
-from orderflow.execution.position_queries import order_may_fill
+from orderflow.execution.position_queries import matched_unlisted_shares, order_may_fill
 
 # A live position is the wallet's when an order of the signal that opened it (or took it over)
 # was signed for it (orderflow.execution.wallet's rule). $1 null: any wallet's.
@@ -63,7 +63,8 @@ SELECT EXISTS (SELECT 1 FROM orderflow_orders o
                   AND o.status IN ('INTENT', 'OPEN') AND {_MAKER})
     OR EXISTS (SELECT 1 FROM orderflow_orders o
                 WHERE o.mode = 'live' AND o.token_id = $2
-                  AND o.status IN ('CANCELED', 'ABANDONED') AND o.matched_shares > o.filled_shares
+                  AND o.status IN ('CANCELED', 'ABANDONED')
+                  AND {matched_unlisted_shares("o")} > 0
                   AND {order_may_fill("o", "$3")} AND {_MAKER})
     OR EXISTS (SELECT 1 FROM orderflow_fill_trades ft
                  JOIN orderflow_orders o ON o.id = ft.order_id

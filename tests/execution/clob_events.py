@@ -32,7 +32,9 @@ class ClobEvents(ClobExchange):
         return next(t for t in self.trades if t["id"] == trade_id)
 
     def settle(self, trade_id: str, status: str) -> None:
-        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED."""
+        """Move a trade on in its on-chain settlement: MINED, CONFIRMED, RETRYING or FAILED. A
+        FAILED trade's match stays in its order's ``size_matched`` (the real CLOB shows MATCHED
+        and ``size_matched`` for matches that never settle: py-clob-client-v2 issue 34)."""
         assert status in ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"), status
         t = self.trade(trade_id)
         previous = t["status"].removeprefix("TRADE_STATUS_")

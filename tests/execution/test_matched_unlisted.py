@@ -143,3 +143,48 @@ async def test_the_wallet_squaring_and_the_limits_end_the_late_fill_window_on_on
     row = await pool.fetchrow("SELECT status, shares FROM orderflow_positions")
     moved = await pool.fetchval("SELECT coalesce(sum(shares), 0) FROM orderflow_wallet_moves")
     assert (row["status"], row["shares"], moved) == ("CLOSED", 0, 100)  # ... nor the books
+
+
+async def test_a_failed_trade_of_an_exit_is_not_taken_for_shares_matched_unlisted(
+    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
+) -> None:
+    """The resting exit's 100 shares are matched, listed, booked — then their trade FAILS on
+    chain: the sale is reversed, the shares are back in the wallet. The exchange's order
+    endpoint still shows them in the order's ``size_matched`` (py-clob-client-v2 issue 34:
+    ``size_matched`` and MATCHED for matches that never settle), and the exit expires. The next
+    try sells every share the wallet holds: the failed 100 are listed (FAILED), not "matched,
+    not listed yet". Until 7 Dec 2026 (session 45) the close took ``size_matched`` against the
+    fills net of the reversal, counted the 100 as sold unlisted, and the retry sold 100 short:
+    ``assert [('FILLED', Decimal('300.160000'))] == [('FILLED', Decimal('400.160000'))]``."""
+    await live_strategy(pool)
+    clock = Clock()
+    ex = live_executor(pool, dsn, live, clock=clock)
+    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
+    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
+    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
+    async with pool.acquire() as conn:
+        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
+    await ex.catch_up()
+    await ex.worker.drain()
+    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert sell["status"] == "OPEN"
+    trade = clob.fill(sell["exchange_order_id"], Decimal(100))
+    await ex.maintenance()  # the 100 booked
+    assert await pool.fetchval("SELECT shares FROM orderflow_positions") == held - 100
+    clob.settle(trade, "FAILED")  # the sale never settles: the shares are the wallet's again
+    await ex.maintenance()  # reversed
+    assert await pool.fetchval("SELECT shares FROM orderflow_positions") == held
+    clob.clock_offset += 600  # ten minutes later, the exit has expired at the exchange ...
+    assert clob.live_orders() == []
+    clob.clock_offset = 0
+    clock.offset += timedelta(minutes=10)  # ... and on our clock
+    clob.markets[TOKEN_YES].bids[TOKEN_YES] = Decimal("0.48")  # a bid again
+    await ex.maintenance()  # closes the expired exit
+    first = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
+    assert (first["status"], first["filled_shares"]) == ("CANCELED", 0)
+    await age_exits(pool, timedelta(minutes=1))  # the pause has passed
+    await ex.maintenance()  # tries again
+    await ex.worker.drain()
+    sells = await pool.fetch("SELECT * FROM orderflow_orders WHERE side = 'SELL' ORDER BY id")
+    reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM orderflow_signals")]
+    assert [(s["status"], s["shares"]) for s in sells[1:]] == [("FILLED", held)], reasons
