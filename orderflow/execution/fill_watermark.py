@@ -6,7 +6,7 @@ whose read of the account's trades succeeded, and whose fills were booked, moves
 watermark to the time it started: every trade listed by then of every such order is booked. A
 closed order is asked about until a pass has read the trades ``LATE_FILLS`` after its close, the
 window running back from this watermark rather than from now
-(:func:`~orderflow.execution.position_queries.order_may_fill`): an executor down for an hour, or
+(:func:`~orderflow.execution.late_fill_queries.order_may_fill`): an executor down for an hour, or
 an exchange whose trade listing failed for an hour, asks at the restart about what was closed
 before the outage, and each fill is booked once (by its trade id). A mode with no order that may
 fill is complete as it is. A pass over one strategy's orders (a kill's) moves nothing.

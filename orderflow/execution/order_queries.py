@@ -10,12 +10,9 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
+from orderflow.execution.late_fill_queries import matched_unlisted_shares, order_may_fill
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
-from orderflow.execution.position_queries import (
-    mark_price,
-    matched_unlisted_shares,
-    order_may_fill,
-)
+from orderflow.execution.position_queries import mark_price
 
 # --------------------------------------------------------------------------------------------
 
@@ -159,7 +156,7 @@ async def orders_to_reconcile(
 ) -> list[asyncpg.Record]:
     """Open and intended orders, plus orders cancelled without their full size filled whose late
     fills may still be listed (a fill that happened before the cancel may reach the trades after
-    it: :func:`~orderflow.execution.position_queries.order_may_fill`, ``now`` the executor's
+    it: :func:`~orderflow.execution.late_fill_queries.order_may_fill`, ``now`` the executor's
     clock)."""
     return list(
         await conn.fetch(
@@ -209,10 +206,11 @@ async def matched_unlisted(
     conn: asyncpg.Connection, strategy: str, now: datetime
 ) -> list[asyncpg.Record]:
     """The strategy's orders closed at the exchange with more of them matched (its order
-    endpoint's ``size_matched``, migration 089) than the account's trades have listed yet (fills
-    and failed trades: :func:`~orderflow.execution.position_queries.matched_unlisted_shares`), while
-    their late fills are still asked for (:func:`~orderflow.execution.position_queries.
-    order_may_fill`, ``now`` the executor's clock): ``remaining`` is what matched beyond the
+    endpoint's ``size_matched``, migration 089) than the account's trades have listed yet
+    (fills and failed trades: :func:`~orderflow.execution.late_fill_queries.
+    matched_unlisted_shares`), while their late fills are still asked for
+    (:func:`~orderflow.execution.late_fill_queries.order_may_fill`, ``now`` the executor's
+    clock): ``remaining`` is what matched beyond the
     booked fills — a BUY's, shares held at the exchange that no position counts yet; a SELL's,
     shares its position still counts that the exchange has sold."""
     return list(

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderflow.execution.position_queries import order_may_fill
+from orderflow.execution.late_fill_queries import order_may_fill
 
 _RESOLVABLE = f"""
 SELECT p.id, p.strategy, p.signal_id, o.market_id,
@@ -39,7 +39,7 @@ async def resolvable_positions(conn: asyncpg.Connection, now: datetime) -> list[
     its fill was booked, a position was paid out for shares it had sold, and the sale's fill
     became one of shares from outside the book (its proceeds lost). ``now``: the executor's clock
     (a closed order's late fills are asked for until a complete pass read them LATE_FILLS after
-    its close: :func:`~orderflow.execution.position_queries.order_may_fill`)."""
+    its close: :func:`~orderflow.execution.late_fill_queries.order_may_fill`)."""
     return list(await conn.fetch(_RESOLVABLE, now))
 
 

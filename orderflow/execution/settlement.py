@@ -75,7 +75,7 @@ LATE_FILLS = timedelta(minutes=15)
 # Why an intent is abandoned when the exchange shows it nowhere past its expiry and the trades
 # list no fill of it. The real CLOB shows a fully matched order nowhere too (its fills only in the
 # account's trades, which may list them late): such an intent's late fills are asked for as a
-# closed order's are, for LATE_FILLS (position_queries.order_may_fill).
+# closed order's are, for LATE_FILLS (late_fill_queries.order_may_fill).
 UNKNOWN_AFTER_EXPIRY = "unknown to the exchange after its expiry"
 
 

@@ -127,7 +127,7 @@ async def insert_reversal(
     first booking the order's filled amounts go down by the same amounts. What the exchange
     said matched of it (``matched_shares``, migration 089) is left as it said: the failed
     trade is listed, and what is matched but not listed is taken net of reversals
-    (:func:`~orderflow.execution.position_queries.matched_unlisted_shares`; its
+    (:func:`~orderflow.execution.late_fill_queries.matched_unlisted_shares`; its
     ``size_matched`` still counts the failed match, and taken again at the close it was counted
     as sold unlisted until 7 Dec 2026, session 45)."""
     order_id = await conn.fetchval(

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import asyncpg
 
 from orderflow.accounting import Fill
-from orderflow.execution.position_queries import matched_unlisted_shares, order_may_fill
+from orderflow.execution.late_fill_queries import matched_unlisted_shares, order_may_fill
 
 # A live position is the wallet's when an order of the signal that opened it (or took it over)
 # was signed for it (orderflow.execution.wallet's rule). $1 null: any wallet's.
