@@ -24,7 +24,7 @@ A reply holding two versions of one log (``reply_versions``) is read again too
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +136,35 @@ class ReplyBehind(Reorganised):
     a backend behind the chain's head answered. Read again, like a reorg."""
 
 
+async def bloom_misses(
+    client: EthClient,
+    headers: Mapping[int, Header],
+    with_logs: Collection[int],
+    numbers: range,
+    log_filter: dict[str, object],
+) -> tuple[Header | None, int, int]:
+    """The blocks ``numbers`` whose header (in ``headers``) has a bloom that may hold a log of
+    ``log_filter`` while none of their logs came (not in ``with_logs``), each read by its hash
+    (EIP-234) in turn: the first such block whose read found logs and how many (``None``, 0
+    when none did), and how many read before it held none (bloom false positives).
+
+    The one check behind an eth_getLogs reply short of a block's logs (``bloom_false_positives``)
+    and a ``logs`` subscription that stopped sending them (``LiveStore``)."""
+    suspects = [
+        h
+        for n in numbers
+        if n not in with_logs
+        and (h := headers.get(n)) is not None
+        and h.logs_bloom is not None
+        and may_match(h.logs_bloom, log_filter)
+    ]
+    for checked, header in enumerate(suspects):
+        found = await client.get_logs_of_block(header.hash, log_filter)
+        if found:
+            return header, len(found), checked
+    return None, 0, len(suspects)
+
+
 async def bloom_false_positives(
     client: EthClient,
     headers: Mapping[int, Header],
@@ -147,23 +176,16 @@ async def bloom_false_positives(
     blocks ``numbers``: a block whose bloom may hold a log of ``log_filter`` and of which the
     reply has none is read by its hash. Raises ReplyBehind when that read finds logs; returns
     how many such blocks held none (bloom false positives)."""
-    with_logs = {block_of(r) for r in raws}
-    suspects = [
-        h
-        for n in numbers
-        if n not in with_logs
-        and (h := headers.get(n)) is not None
-        and h.logs_bloom is not None
-        and may_match(h.logs_bloom, log_filter)
-    ]
-    for header in suspects:
-        found = await client.get_logs_of_block(header.hash, log_filter)
-        if found:
-            raise ReplyBehind(
-                f"the eth_getLogs reply had no log of block {header.number}, which holds "
-                f"{len(found)} (read by its hash): the node that answered was behind"
-            )
-    return len(suspects)
+    with_logs = {n for r in raws if (n := block_of(r)) is not None}
+    missed, found, false_positives = await bloom_misses(
+        client, headers, with_logs, numbers, log_filter
+    )
+    if missed is not None:
+        raise ReplyBehind(
+            f"the eth_getLogs reply had no log of block {missed.number}, which holds "
+            f"{found} (read by its hash): the node that answered was behind"
+        )
+    return false_positives
 
 
 class RangeReader:

@@ -68,6 +68,15 @@ class IngestMetrics:
                 "holds some read by its hash (a backend behind the head): read again"
             ),
         )
+        self.subscription_missed_blocks = meter.create_counter(
+            "orderflow_listener_subscription_missed_blocks",
+            unit="{block}",
+            description=(
+                "Blocks whose bloom matched the filter, of which the logs subscription sent no "
+                "log while a read by hash found some: read with eth_getLogs (a second in a row "
+                "ends the session: the subscription is taken as dead)"
+            ),
+        )
         self.bloom_false_positives = meter.create_counter(
             "orderflow_listener_bloom_false_positives",
             unit="{block}",

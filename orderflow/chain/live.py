@@ -235,6 +235,7 @@ class LiveSession(LiveResync):
             return
         key = number if number is not None else NO_BLOCK
         self.buffer[key].append(raw)
+        self.note_log(key, raw.get("blockHash"))
         # Logs of blocks not yet confirmed wait for a head; only a log arriving after its
         # block's turn (late, or unparseable) needs the flush timer.
         confirmed = self.last_head is not None and key <= self.last_head.number - self.confirmations

@@ -34,6 +34,7 @@ from orderflow.chain.backfill import (
     Backfiller,
 )
 from orderflow.chain.backfill_headers import HeaderCache, block_of, block_rows, fill_timestamps
+from orderflow.chain.backfill_read import bloom_misses
 from orderflow.chain.checkpoints import Checkpoint, rewind_checkpoint
 from orderflow.chain.decode import decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics
@@ -43,6 +44,7 @@ from orderflow.chain.reply_versions import split_versions
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.errors import RetryableRpcError
 from orderflow.tracing import current_traceparent
 
 # The live session's one logger (and tracer), whichever of its modules logs.
@@ -75,6 +77,7 @@ class LiveStore:
         self.state = state
         self.metrics = metrics
         self.window = window
+        self.backfill_client = backfill_client
         self.headers = HeaderCache(backfill_client)
         self.backfiller = Backfiller(
             pool,
@@ -93,6 +96,9 @@ class LiveStore:
         self.covered_to = 0  # blocks <= this come from eth_getLogs, above from the subscription
         self.last_head: Header | None = None
         self.storing_from: int | None = None  # lowest block of a store in flight
+        # (block, hash) of every log the subscription sent, until the checkpoint passes it
+        self.logged: set[tuple[int, str]] = set()
+        self.misses_in_a_row = 0  # blocks the subscription sent no log of, none sent since
         self._heads_seen = 0
         self._tracer = telemetry.tracer("orderflow.chain.live")
 
@@ -166,6 +172,7 @@ class LiveStore:
             return
         head = self.last_head.number
         upto = head - self.confirmations
+        await self._check_blooms(head - max(self.confirmations, 1))
         via_getlogs = min(upto, self.covered_to)
         if self.state.checkpoint < via_getlogs:
             await self.backfiller.run(self.state.checkpoint + 1, via_getlogs)
@@ -207,6 +214,50 @@ class LiveStore:
         )
         await self._store(raws, cp, new_cp)
         self.storing_from = None
+
+    def note_log(self, number: int, block_hash: object) -> None:
+        """The subscription sent a log of block ``number`` named ``block_hash``."""
+        self.logged.add((number, str(block_hash).lower()))
+        self.misses_in_a_row = 0
+
+    async def _check_blooms(self, new_cp: int) -> None:
+        """Before the checkpoint passes the subscription's blocks up to ``new_cp``: a block
+        whose head's ``logsBloom`` may hold a log of the filter and of which the subscription
+        sent none is read by its hash (``backfill_read.bloom_misses``). Logs there → the
+        subscription missed them: the blocks up to it are read with eth_getLogs by this flush;
+        a second such block with no log sent in between → the subscription is taken as dead
+        and the session ends (the next one resubscribes and reads from the checkpoint).
+
+        A node may drop a logs subscription and keep the connection and the heads
+        (ethereum/go-ethereum#2887): until 7 Dec 2026 each head stored an empty buffer with
+        the checkpoint, and the fills of every block since were lost for good."""
+        cp = self.state.checkpoint
+        if cp is None:
+            return
+        numbers = range(max(cp, self.covered_to) + 1, new_cp + 1)
+        headers = {n: h for n in numbers if (h := self.window.get(n)) is not None}
+        with_logs = {n for n, h in headers.items() if (n, h.hash) in self.logged}
+        self.logged = {k for k in self.logged if k[0] > new_cp}
+        missed, found, false_positives = await bloom_misses(
+            self.backfill_client, headers, with_logs, numbers, self.settings.addresses.log_filter()
+        )
+        self.metrics.bloom_false_positives.add(false_positives)
+        if missed is None:
+            return
+        self.metrics.subscription_missed_blocks.add(1)
+        self.misses_in_a_row += 1
+        if self.misses_in_a_row >= 2:
+            raise RetryableRpcError(
+                f"the logs subscription on {self.ws.endpoint} sent no log of block "
+                f"{missed.number}, which holds {found} (read by its hash), nor any log since "
+                "the last such block: treating the subscription as dead"
+            )
+        log.warning(
+            "the logs subscription sent no log of a block that holds some (read by its "
+            "hash): reading it with eth_getLogs",
+            extra={"block": missed.number, "logs": found},
+        )
+        self.covered_to = max(self.covered_to, missed.number)
 
     async def _hash_of(self, number: int) -> str | None:
         """The block hash a buffered log of block ``number`` must name: the held header's, else
