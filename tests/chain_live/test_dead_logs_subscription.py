@@ -14,18 +14,21 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from orderflow.chain.bloom import may_match
 from orderflow.chain.listener import Listener
-from tests.chain_live.anvil_node import Anvil
-from tests.chain_live.in_front import WsRelay
+from tests.chain_live.anvil_node import RELAY_HEX, Anvil
+from tests.chain_live.in_front import Forward, JsonRpc, WsRelay, node_in_front
 from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
+    count_is,
     make_settings,
     running,
     stored_trades,
     streaming,
 )
 from tests.chain_live.logs import order_filled_v2, wait_until
+from tests.chain_live.test_bloom import ELSEWHERE, FILTER, block_logs
 
 pytestmark = pytest.mark.anvil
 
@@ -87,3 +90,50 @@ async def test_a_logs_subscription_dead_for_good_is_given_up_and_every_fill_stor
     assert await stored_trades(pool) == await canonical_fills(anvil)
     total = await pool.fetchval("SELECT sum(total_trades) FROM orderflow_wallet_stats")
     assert total == 3
+
+
+async def test_a_bloom_false_positive_on_the_subscription_costs_one_read_by_hash(
+    anvil: Anvil, pool: asyncpg.Pool
+) -> None:
+    """Control: a block whose bloom matches the filter without one of its logs (an unwatched
+    contract's OrderFilled beside a watched exchange's log of an unwatched event) while the
+    subscription is alive. It is read once by its hash, the session goes on, and a block with
+    our logs or an empty one is never read by hash."""
+    by_hash: list[str] = []
+
+    async def counting(request: JsonRpc, forward: Forward) -> JsonRpc:
+        params = request.get("params") or [{}]
+        if request.get("method") == "eth_getLogs" and "blockHash" in params[0]:
+            by_hash.append(params[0]["blockHash"])
+        return await forward(request)
+
+    await anvil.rpc("anvil_setCode", ELSEWHERE, RELAY_HEX)
+    async with node_in_front(anvil, counting) as http_url:
+        settings = make_settings(anvil.ws_url, POLYGON_HTTP_URL=http_url, CONDITION_SYNC=False)
+        listener = Listener(pool, settings)
+        async with running(listener) as task:
+            await wait_until(streaming(listener), what="streaming")
+            sessions = listener.state.sessions
+            await anvil.emit(order_filled_v2(order_hash=100))
+            first = await anvil.head()
+            lookalike = order_filled_v2(order_hash=101, exchange=ELSEWHERE)
+            other_event = {**order_filled_v2(order_hash=102), "topics": ["0x" + "ee" * 32]}
+            suspect = await anvil.emit_block([lookalike, other_event])
+            bloom, logs = await block_logs(anvil, suspect)
+            assert bloom is not None and len(logs) == 2
+            assert may_match(bloom, FILTER)
+            await anvil.mine(3)
+            await anvil.emit(order_filled_v2(order_hash=103))
+            top = await anvil.head()
+            await anvil.mine(1)
+
+            async def past_it() -> bool:
+                return (await checkpoint(pool) or 0) >= top
+
+            await wait_until(past_it, what="the checkpoint past the last fill")
+            await wait_until(count_is(pool, 2), what="both fills")
+            assert listener.state.sessions == sessions  # the session went on
+            assert not task.done()
+    header = await anvil.rpc("eth_getBlockByNumber", hex(suspect), False)
+    assert by_hash == [header["hash"]]  # one read by hash, of that block only
+    assert [t[2] for t in await stored_trades(pool)] == [first, top]  # the lookalike is not ours
