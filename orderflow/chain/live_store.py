@@ -44,7 +44,7 @@ from orderflow.chain.reply_versions import split_versions
 from orderflow.chain.rpc import EthClient, Header, WsTransport
 from orderflow.chain.settings import ListenerSettings
 from orderflow.chain.store_guard import store_batch_isolating
-from orderflow.errors import RetryableRpcError
+from orderflow.errors import RangeTooLargeError, RetryableRpcError
 from orderflow.tracing import current_traceparent
 
 # The live session's one logger (and tracer), whichever of its modules logs.
@@ -226,7 +226,8 @@ class LiveStore:
         sent none is read by its hash (``backfill_read.bloom_misses``). Logs there → the
         subscription missed them: the blocks up to it are read with eth_getLogs by this flush;
         a second such block with no log sent in between → the subscription is taken as dead
-        and the session ends (the next one resubscribes and reads from the checkpoint).
+        and the session ends (the next one resubscribes and reads from the checkpoint). A read
+        by hash that fails (a backend behind: "unknown block") reads the blocks with eth_getLogs.
 
         A node may drop a logs subscription and keep the connection and the heads
         (ethereum/go-ethereum#2887): until 7 Dec 2026 each head stored an empty buffer with
@@ -238,9 +239,25 @@ class LiveStore:
         headers = {n: h for n in numbers if (h := self.window.get(n)) is not None}
         with_logs = {n for n, h in headers.items() if (n, h.hash) in self.logged}
         self.logged = {k for k in self.logged if k[0] > new_cp}
-        missed, found, false_positives = await bloom_misses(
-            self.backfill_client, headers, with_logs, numbers, self.settings.addresses.log_filter()
-        )
+        try:
+            missed, found, false_positives = await bloom_misses(
+                self.backfill_client,
+                headers,
+                with_logs,
+                numbers,
+                self.settings.addresses.log_filter(),
+            )
+        except (RetryableRpcError, RangeTooLargeError) as exc:
+            # A backend without the block yet ("unknown block": a load-balanced endpoint): the
+            # blocks are read with eth_getLogs, whose reads wait for such a backend, rather
+            # than the session ended on every such answer.
+            log.warning(
+                "a read by hash of a block the logs subscription sent no log of failed: "
+                "reading the blocks with eth_getLogs",
+                extra={"from_block": numbers.start, "to_block": new_cp, "reason": str(exc)},
+            )
+            self.covered_to = max(self.covered_to, new_cp)
+            return
         self.metrics.bloom_false_positives.add(false_positives)
         if missed is None:
             return

@@ -137,3 +137,41 @@ async def test_a_bloom_false_positive_on_the_subscription_costs_one_read_by_hash
     header = await anvil.rpc("eth_getBlockByNumber", hex(suspect), False)
     assert by_hash == [header["hash"]]  # one read by hash, of that block only
     assert [t[2] for t in await stored_trades(pool)] == [first, top]  # the lookalike is not ours
+
+
+async def test_a_read_by_hash_a_lagging_backend_refuses_reads_the_block_with_eth_getlogs(
+    anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool
+) -> None:
+    """The read by hash of a block the subscription sent no log of reaches a backend that does
+    not have the block yet (geth's "unknown block", -32000, as a load-balanced endpoint
+    answers): the block is read with eth_getLogs instead, the session goes on, the fill is
+    stored. Ending the session there would reconnect on every such answer."""
+    refused: list[str] = []
+
+    async def lagging(request: JsonRpc, forward: Forward) -> JsonRpc:
+        params = request.get("params") or [{}]
+        if request.get("method") == "eth_getLogs" and "blockHash" in params[0] and not refused:
+            refused.append(params[0]["blockHash"])
+            error = {"code": -32000, "message": "unknown block"}
+            return {"jsonrpc": "2.0", "id": request.get("id"), "error": error}
+        return await forward(request)
+
+    async with node_in_front(anvil, lagging) as http_url:
+        settings = make_settings(relay.ws_url, POLYGON_HTTP_URL=http_url, CONDITION_SYNC=False)
+        listener = Listener(pool, settings)
+        async with running(listener) as task:
+            await wait_until(streaming(listener), what="streaming")
+            sessions = listener.state.sessions
+            relay.hold(logs_only=True)
+            await anvil.emit(order_filled_v2(order_hash=110))
+            fill_block = await anvil.head()
+            await anvil.mine(3)
+
+            async def past_the_fill() -> bool:
+                return (await checkpoint(pool) or 0) >= fill_block
+
+            await wait_until(past_the_fill, what="the checkpoint past the fill's block")
+            assert await stored_trades(pool) == await canonical_fills(anvil)
+            assert listener.state.sessions == sessions  # no reconnect for it
+            assert not task.done()
+    assert len(refused) == 1
