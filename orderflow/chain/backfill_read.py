@@ -24,6 +24,7 @@ A reply holding two versions of one log (``reply_versions``) is read again too
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,9 @@ from orderflow.chain.fields import topic0_of
 from orderflow.chain.reorg import BlockWindow
 from orderflow.chain.reply_versions import split_versions
 from orderflow.chain.rpc import EthClient, Header
+from orderflow.errors import RangeTooLargeError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -159,10 +163,28 @@ async def bloom_misses(
         and may_match(h.logs_bloom, log_filter)
     ]
     for checked, header in enumerate(suspects):
-        found = await client.get_logs_of_block(header.hash, log_filter)
+        found = await _logs_of_block(client, header, log_filter)
         if found:
             return header, len(found), checked
     return None, 0, len(suspects)
+
+
+async def _logs_of_block(
+    client: EthClient, header: Header, log_filter: dict[str, object]
+) -> list[dict[str, Any]]:
+    """The logs of ``log_filter`` in the block of ``header``: read by its hash; from a node that
+    refuses a read by hash (Polygon zkEVM's answered it "logs are limited to a 10000 block
+    range", -32602: 0xPolygon/zkevm-node#3136), read by its number, a range of one block.
+    Until 7 Dec 2026 that refusal went up as the range's own: the range shrank and was read
+    again, refused again, and the backfill never got past a bloom false positive."""
+    try:
+        return await client.get_logs_of_block(header.hash, log_filter)
+    except RangeTooLargeError as exc:
+        log.info(
+            "a read by hash was refused: reading the block by its number",
+            extra={"block": header.number, "reason": str(exc)},
+        )
+        return await client.get_logs(header.number, header.number, log_filter)
 
 
 async def bloom_false_positives(
