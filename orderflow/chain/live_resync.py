@@ -169,7 +169,7 @@ class LiveResync(LiveStore):
         cp = await self._verified_checkpoint()
         await self.reread_retracted()
         head = await self.client.block_number()
-        self._saw_head_number(head)
+        self._saw_head_number(head, session_start=True)
         async with self.pool.acquire() as conn:
             handed = cp is not None and await handed_over(conn, self.chain_id, STREAM)
         if cp is not None and cp.block_number > head:
@@ -222,8 +222,15 @@ class LiveResync(LiveStore):
         self.state.checkpoint = number
         log.info("no checkpoint and no START_BLOCK: starting at the head", extra={"block": number})
 
-    def _saw_head_number(self, number: int) -> None:
-        self.state.head = max(number, self.state.head or 0)
+    def _saw_head_number(self, number: int, *, session_start: bool = False) -> None:
+        """The newest head, for the lag and the bounds on far logs: the highest seen since the
+        session started, whose ``eth_blockNumber`` (``session_start``) starts it again. Until
+        7 Dec 2026 it was the highest ever seen: one head far above the chain (a hostile node,
+        a load balancer's node of another chain) ended its session but stayed the head for
+        ever — the lag check failed for good and the bounds measured from it
+        (``tests/chain_live/test_far_head.py``)."""
+        previous = None if session_start else self.state.head
+        self.state.head = max(number, previous or 0)
         self.state.head_seen_at = time.monotonic()
         if self.state.lag is not None:
             self.metrics.head_lag.set(self.state.lag)
