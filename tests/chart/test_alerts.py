@@ -53,6 +53,7 @@ _SEVERITY = {
     "OrderflowListenerIdle": "critical",
     "OrderflowLogsPossiblyMissing": "critical",
     "OrderflowShortLogReplies": "warning",
+    "OrderflowLogsSubscriptionMissing": "warning",
     "OrderflowDeadLetters": "warning",
     "OrderflowListenerReconnecting": "warning",
     "OrderflowExecutorDown": "critical",
@@ -136,6 +137,7 @@ HEALTHY = {
     "dead letters": (f"orderflow_listener_dead_letters_total{{{LISTENER}}}", "0x150"),
     "capped": (f"orderflow_listener_getlogs_capped_blocks_total{{{LISTENER}}}", "0x150"),
     "behind": (f"orderflow_listener_getlogs_behind_total{{{LISTENER}}}", "0x150"),
+    "missed": (f"orderflow_listener_subscription_missed_blocks_total{{{LISTENER}}}", "0x150"),
     "filled": (f'orderflow_orders_total{{{EXECUTOR},mode="live",status="FILLED"}}', "0+2x150"),
     "fast": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="0.01"}}', "0+10x150"),
     "second": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="1.0"}}', "0+10x150"),
@@ -202,6 +204,16 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowShortLogReplies", "20m"),
                 _silent("OrderflowShortLogReplies", "43m"),
                 _fires("OrderflowShortLogReplies", "50m"),
+            ],
+        ),
+        # one block the logs subscription left out, at minute 41 (read with eth_getLogs): at
+        # once, for the hour after
+        _case(
+            _series(missed="0x40 1x110"),
+            [
+                _silent("OrderflowLogsSubscriptionMissing", "39m"),
+                _fires("OrderflowLogsSubscriptionMissing", "42m"),
+                _silent("OrderflowLogsSubscriptionMissing", "2h"),
             ],
         ),
         # three dead letters at minute 41; a reconnection a minute from minute 61
