@@ -160,7 +160,7 @@ async def _events(
             batches = (
                 (decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size)
             )
-        yield from whole_transactions(batches, batch_size)
+        yield from whole_blocks(batches, batch_size)
 
     top: tuple[int, str] | None = None
     ahead = Prefetch(parsed())
@@ -222,27 +222,31 @@ async def _events(
             report.handed_over = hand_over and report.listener_kept is None
 
 
-def whole_transactions(
+def whole_blocks(
     batches: Iterable[tuple[Parsed, Position]], batch_size: int
 ) -> Generator[tuple[Parsed, Position], None, None]:
-    """The parsed batches, each extended so no transaction is split between two.
+    """The parsed batches, each extended so no block is split between two.
 
     The taker-amount correction and the links between fills, matches and fee refunds work on a
-    whole transaction (``orderflow.chain.amounts``); the listener stores whole blocks and
-    ``listen --from-file`` whole transactions, so a dump must too or its rows would differ. The
-    rows of a transaction continuing at the start of the next batch move into the batch where
-    it began (a file keeps a transaction's rows together when it is in chain order). As in
-    ``listen --from-file``, a batch grows by at most another ``batch_size`` rows (a transaction
-    larger than that is cut; its match then keeps the amounts it reported).
+    whole transaction (``orderflow.chain.amounts``); the listener stores whole blocks, so a
+    dump must too or its rows would differ. The rows of a block continuing at the start of the
+    next batch move into the batch where it began: a file that keeps each block's rows
+    together, in any order within the block (an export ordered by block or block time only, a
+    Parquet file written by parallel tasks), has every transaction whole in one batch. (Until
+    7 Dec 2026 only the rows of the previous batch's last *transaction* moved: a block's rows
+    in another order than the log's, cut by a batch boundary, left a taker without some of its
+    makers, stored at the amounts its OrderFilled reported.) As in ``listen --from-file``, a
+    batch grows by at most another ``batch_size`` rows (a block larger than that is cut; a
+    taker whose makers are cut off then keeps the amounts it reported).
     """
     held: tuple[Parsed, Position] | None = None
     for parsed, at in batches:
         if held is not None:
             prev = held[0]
-            tx = prev.rows[-1][1][0] if prev.rows else None
+            block = prev.rows[-1][1][2] if prev.rows else None
             cut = 0
             room = max(2 * batch_size - len(prev.rows), 0)
-            while cut < min(len(parsed.rows), room) and parsed.rows[cut][1][0] == tx:
+            while cut < min(len(parsed.rows), room) and parsed.rows[cut][1][2] == block:
                 cut += 1
             prev.rows.extend(parsed.rows[:cut])
             del parsed.rows[:cut]

@@ -1,0 +1,82 @@
+"""A dump in block order whose rows within a block are not in log order — an export ordered by
+block (or block time) only, a Parquet file written by parallel tasks — gives the same rows as
+the chain's logs: a taker's executed amounts are rebuilt from its makers however the block's
+rows are ordered, also where a batch boundary falls inside the block (the import's batches hold
+whole blocks, as the listener stores them). Until 7 Dec 2026 batches held whole transactions
+only when a transaction's rows were together at the boundary: a taker that paid 12.0 for 30
+shares was stored at the 12.6 (0.42 a share) its OrderFilled reports, for good — the chain's
+backfill afterwards adds the match and keeps the stored fill."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from orderflow.chain.backfill import STREAM
+from orderflow.chain.checkpoints import get_checkpoint
+from orderflow.chain.ingest import ingest_logs
+from orderflow.history import import_file
+from tests.chain.test_amounts import two_maker_v1_buy
+from tests.history import dumps as d
+from tests.history.compare import rows
+
+
+def _chain() -> list[dict[str, Any]]:
+    """Block 29: one over-specified taker BUY with its two makers; block 30: two of them, in
+    two transactions (each taker paid 12.0 for 30 shares, its OrderFilled says 12.6)."""
+    logs = [
+        *two_maker_v1_buy(block=29, tx=1, first=0),
+        *two_maker_v1_buy(block=30, tx=3, first=0),
+        *two_maker_v1_buy(block=30, tx=5, first=4),
+    ]
+    for raw in logs:
+        raw["blockTimestamp"] = hex(1_700_000_000 + int(raw["blockNumber"], 16) * 2)
+    return logs
+
+
+def _within_blocks_shuffled(fills: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The fills block by block, each block's rows in an order other than the log order."""
+    out: list[dict[str, Any]] = []
+    for block in sorted({f["block"] for f in fills}):
+        ours = [f for f in fills if f["block"] == block]
+        mixed = list(ours)
+        while mixed == ours:
+            random.Random(seed).shuffle(mixed)
+            seed += 1000
+        out += mixed
+    return out
+
+
+@pytest.mark.parametrize("layout", ["dune.csv", "snake.parquet"])
+@pytest.mark.parametrize("seed", [1, 3, 4])
+async def test_rows_of_a_block_in_any_order_store_the_chain_s_amounts(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, layout: str, seed: int
+) -> None:
+    logs = _chain()
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    fills = _within_blocks_shuffled(d.fills_of(logs), seed)
+    if layout == "dune.csv":
+        blocks = d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs))
+        path = d.write_csv(tmp_path / "fills.csv", [d.dune_row(f) for f in fills])
+    else:
+        blocks = d.write_parquet(tmp_path / "blocks.parquet", d.blocks_of(logs))
+        path = d.write_parquet(tmp_path / "fills.parquet", [d.snake_row(f) for f in fills])
+    await import_file(pool, blocks, chain_id=137)
+    # batches of 5 rows: the first ends inside block 30, the second holds the rest of it
+    report = await import_file(pool, path, chain_id=137, batch_size=5)
+    assert (report.dead_letters, report.stored.trades, report.last_block) == (0, 9, 30)
+    async with pool.acquire() as conn:
+        listener = await get_checkpoint(conn, 137, STREAM)
+    assert listener is not None and listener.block_number == 30
+
+    again = await ingest_logs(pool, logs, chain_id=137)  # the chain's backfill of those blocks
+    assert (again.stored.trades, again.stored.matches) == (0, 3)
+    imported = await rows(pool, "orderflow_trades")
+    chain = await rows(chain_pool, "orderflow_trades")
+    paid = sorted(str(r["usdc_size"]) for r in imported if r["is_taker_aggregate"])
+    assert paid == ["12.000000"] * 3
+    assert imported == chain
