@@ -34,6 +34,7 @@ from orderflow.chain.file_lines import noting_unstored
 from orderflow.chain.partition_indexes import build_missing
 from orderflow.chain.pending_sums import fold_in
 from orderflow.chain.store_guard import store_batch_isolating
+from orderflow.history.block_batches import whole_blocks
 from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
 from orderflow.history.events import Parsed, RowDecoder
@@ -151,6 +152,7 @@ async def _events(
     bulk: bool,
 ) -> None:
     decoder = RowDecoder(layout, reader.path.name, line_unit(reader), chain_id, addresses)
+    withheld: list[tuple[int, int]] = []  # (block, rows) of the block a cut may have split
 
     def parsed() -> Generator[Any, None, None]:
         batches: Iterable[tuple[Parsed, Position]]
@@ -160,7 +162,9 @@ async def _events(
             batches = (
                 (decoder.parse(b), reader.position()) for b in reader.column_batches(batch_size)
             )
-        yield from whole_blocks(batches, batch_size)
+        yield from whole_blocks(
+            batches, batch_size, ended_early=lambda: reader.ended_early, withheld=withheld
+        )
 
     top: tuple[int, str] | None = None
     ahead = Prefetch(parsed())
@@ -215,50 +219,26 @@ async def _events(
             # the indexes left out of the partitions it started empty (partition_indexes)
             await build_missing(conn)
             await index_recovery.release(conn)
-        reader.check_whole()  # a file cut short hands nothing over
+        _check_whole(reader, withheld)  # a file cut short hands nothing over
         if top is not None:
             report.last_block = top[0]
             report.listener_kept = await hand_over_to(conn, chain_id, top, listener=hand_over)
             report.handed_over = hand_over and report.listener_kept is None
 
 
-def whole_blocks(
-    batches: Iterable[tuple[Parsed, Position]], batch_size: int
-) -> Generator[tuple[Parsed, Position], None, None]:
-    """The parsed batches, each extended so no block is split between two.
-
-    The taker-amount correction and the links between fills, matches and fee refunds work on a
-    whole transaction (``orderflow.chain.amounts``); the listener stores whole blocks, so a
-    dump must too or its rows would differ. The rows of a block continuing at the start of the
-    next batch move into the batch where it began: a file that keeps each block's rows
-    together, in any order within the block (an export ordered by block or block time only, a
-    Parquet file written by parallel tasks), has every transaction whole in one batch. (Until
-    7 Dec 2026 only the rows of the previous batch's last *transaction* moved: a block's rows
-    in another order than the log's, cut by a batch boundary, left a taker without some of its
-    makers, stored at the amounts its OrderFilled reported.) As in ``listen --from-file``, a
-    batch grows by at most another ``batch_size`` rows (a block larger than that is cut; a
-    taker whose makers are cut off then keeps the amounts it reported).
-    """
-    held: tuple[Parsed, Position] | None = None
-    for parsed, at in batches:
-        if held is not None:
-            prev = held[0]
-            block = prev.rows[-1][1][2] if prev.rows else None
-            cut = 0
-            room = max(2 * batch_size - len(prev.rows), 0)
-            while cut < min(len(parsed.rows), room) and parsed.rows[cut][1][2] == block:
-                cut += 1
-            prev.rows.extend(parsed.rows[:cut])
-            del parsed.rows[:cut]
-            if not parsed.rows:  # all of it belonged to that transaction
-                prev.dead.extend(parsed.dead)
-                prev.read += parsed.read
-                held = (prev, at)
-                continue
-            yield held
-        held = (parsed, at)
-    if held is not None:
-        yield held
+def _check_whole(reader: RowReader, withheld: list[tuple[int, int]]) -> None:
+    """``reader.check_whole``, its refusal naming the block whose rows were withheld."""
+    try:
+        reader.check_whole()
+    except HistoryError as exc:
+        if not withheld:
+            raise
+        block, rows = withheld[0]
+        raise HistoryError(
+            f"{exc}. The {rows:,} rows read of block {block}, the last read, were not stored "
+            "either: they are not in log order, so the rest of that block, in the part that is "
+            "missing, may hold makers of a taker among them (its executed amounts need them all)"
+        ) from None
 
 
 async def _markets(

@@ -198,6 +198,19 @@ class RowReader:
             return True
         return self._gzip is not None and self._gzip.broken is not None and not self._gzip.ends_line
 
+    @property
+    def ended_early(self) -> bool:
+        """The rows read end before the file's own end: cut short (a compressed stream broken
+        off, a last line without its end, a JSON array not closed), text after its arrays not
+        read, or a header of other columns — what :meth:`check_whole` refuses, but for a
+        Parquet file's unreadable row groups (their rows are missing in the middle)."""
+        return (
+            self._unended
+            or (self._gzip is not None and self._gzip.broken is not None)
+            or (self._json is not None and (self._json.scan.unclosed or self._json.scan.unread))
+            or (self._headers is not None and self._headers.other is not None)
+        )
+
     def check_whole(self) -> None:
         """HistoryError if the file was cut short: its compressed stream broke off
         (``gzip_stream``), a plain CSV/TSV file ended without a line end (until 6 Dec 2026 its

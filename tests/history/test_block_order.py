@@ -10,6 +10,7 @@ backfill afterwards adds the match and keeps the stored fill."""
 from __future__ import annotations
 
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from orderflow.chain.backfill import STREAM
 from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.ingest import ingest_logs
 from orderflow.history import import_file
+from orderflow.history.errors import HistoryError
 from tests.chain.test_amounts import two_maker_v1_buy
 from tests.history import dumps as d
 from tests.history.compare import rows
@@ -80,3 +82,53 @@ async def test_rows_of_a_block_in_any_order_store_the_chain_s_amounts(
     paid = sorted(str(r["usdc_size"]) for r in imported if r["is_taker_aggregate"])
     assert paid == ["12.000000"] * 3
     assert imported == chain
+
+
+def _cut_inside_block_30(logs: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The Dune CSV lines (header first) of the fills, block 30's rows in an order where the
+    first three hold tx 3's taker and only one of its two makers; and how many lines are whole
+    before the cut (header, block 29's three rows, block 30's first three)."""
+    fills = d.fills_of(logs)
+    b29, b30 = fills[:3], fills[3:]
+    order = [b30[2], b30[3], b30[0], b30[4], b30[1], b30[5]]  # tx 3 taker, tx 5 m0, tx 3 m0, …
+    rows = [d.dune_row(f) for f in b29 + order]
+    cols = list(rows[0])
+    lines = [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]
+    return [line + "\n" for line in lines], 1 + 3 + 3
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+async def test_a_file_cut_inside_a_block_stores_none_of_that_block(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, compressed: bool
+) -> None:
+    """A download cut short inside block 30 of a file whose blocks' rows are not in log order:
+    the rows read of block 30 could be a taker without all its makers, stored for good at the
+    amounts it reported (a good copy imported afterwards stores nothing over it, nor does the
+    chain's backfill). None of the block the cut may have split is stored; the whole file
+    imported again then stores the chain's rows."""
+    logs = _chain()
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    lines, whole = _cut_inside_block_30(logs)
+    text = "".join(lines[:whole]) + lines[whole][:40]  # the cut: inside the next row
+    if compressed:
+        path = tmp_path / "fills.csv.gz"
+        comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # a gzip stream …
+        path.write_bytes(comp.compress(text.encode()) + comp.flush(zlib.Z_SYNC_FLUSH))  # … cut
+    else:
+        path = tmp_path / "fills.csv"
+        path.write_text(text)
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    withheld = r"3 rows read of block 30, the last read, were not stored"
+    with pytest.raises(HistoryError, match=withheld):
+        await import_file(pool, path, chain_id=137, batch_size=100)
+    stored = await pool.fetch("SELECT block_number, count(*) FROM orderflow_trades GROUP BY 1")
+    assert [tuple(r) for r in stored] == [(29, 3)]
+    async with pool.acquire() as conn:
+        assert await get_checkpoint(conn, 137, STREAM) is None
+
+    good = tmp_path / "good.csv"
+    good.write_text("".join(lines))
+    report = await import_file(pool, good, chain_id=137, batch_size=100)
+    assert (report.dead_letters, report.stored.trades) == (0, 6)
+    await ingest_logs(pool, logs, chain_id=137)
+    assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
