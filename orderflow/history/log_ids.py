@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 # with or without its hex prefix (a Bytes id from a graph-node database dump is bytea hex:
 # :mod:`orderflow.history.hex_text`).
 _ID_WITH_LOG_INDEX = re.compile(
-    r"^([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$", re.I
+    r"^([0-9a-f]{64})(?:[-_:](?:(\d{1,10})|0x([0-9a-f]{1,8}))|([0-9a-f]{8}))$",
+    re.IGNORECASE | re.ASCII,  # \d: ASCII digits only, as every other number of a row
 )
 # Envio HyperIndex's event entities: "${chainId}_${block.number}_${logIndex}" (no transaction:
 # a transaction hash column gives it).
-_ENVIO_ID = re.compile(r"^(\d{1,12})_(\d{1,20})_(\d{1,10})$")
+_ENVIO_ID = re.compile(r"^(\d{1,12})_(\d{1,20})_(\d{1,10})$", re.ASCII)
 ID_SPELLINGS = (
     "'<transaction hash>-<log index>' (or _ or :, the index decimal or 0x hex, as Polymarket's "
     "subgraphs key events: transactionHash_0x1f), the Graph scaffold's "

@@ -77,3 +77,22 @@ async def test_a_parquet_decimal_column_of_fractional_units_is_refused_whole(
     assert (report.stored.trades, report.dead_letters) == (0, len(rows))
     first = await pool.fetchval("SELECT reason FROM orderflow_dead_letters ORDER BY source_line")
     assert first == "f.parquet row 1: maker amount is not a whole number: Decimal('5.000000')"
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["\uff12\uff10\uff14", "\u0662\u0660\u0664", "2\u00b2"],
+    ids=["fullwidth", "arabic", "sup"],
+)
+@pytest.mark.parametrize("spelling", ["{tx}-{i}", "{tx}_{i}", "137_35896869_{i}"])
+def test_a_log_id_in_digits_other_than_ascii_derives_no_log_index(
+    index: str, spelling: str
+) -> None:
+    """Before: a log id's ``\\d`` took any Unicode digit — full-width or Arabic-Indic digits
+    after ``0x…-`` were read as log index 204, where the row's own log index column, and the
+    listener's decoder, refuse them; now such an id derives none (a dead letter of its line)."""
+    from orderflow.history.log_ids import read_log_id
+
+    tx = "0x" + "ab" * 32
+    assert read_log_id(spelling.format(tx=tx, i="204")) is not None  # the ASCII spelling
+    assert read_log_id(spelling.format(tx=tx, i=index)) is None
