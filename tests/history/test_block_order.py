@@ -132,3 +132,24 @@ async def test_a_file_cut_inside_a_block_stores_none_of_that_block(
     assert (report.dead_letters, report.stored.trades) == (0, 6)
     await ingest_logs(pool, logs, chain_id=137)
     assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
+
+
+async def test_a_file_in_descending_block_order_hands_over_its_highest_block(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Control (right on main): the hand-over is the highest block stored, not the last row's —
+    a dump written newest first (block 30's rows, then block 29's) hands over block 30, so
+    ``orderflow listen`` continues at 31 and skips no block."""
+    logs = _chain()
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    fills = d.fills_of(logs)
+    newest_first = [f for f in fills if f["block"] == 30] + [f for f in fills if f["block"] == 29]
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    path = d.write_csv(tmp_path / "fills.csv", [d.dune_row(f) for f in newest_first])
+    report = await import_file(pool, path, chain_id=137, batch_size=4)
+    assert (report.dead_letters, report.last_block, report.handed_over) == (0, 30, True)
+    async with pool.acquire() as conn:
+        listener = await get_checkpoint(conn, 137, STREAM)
+    assert listener is not None and listener.block_number == 30
+    await ingest_logs(pool, logs, chain_id=137)
+    assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
