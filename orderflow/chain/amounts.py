@@ -63,6 +63,35 @@ def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
             makers.append(f)
     if taker is None or not makers:
         return False
+    amounts = _executed_delivered(taker, makers)
+    if amounts is None:
+        return False  # not a shape a match can have
+    executed, delivered = amounts
+    if delivered != _received(taker):
+        return False  # not every maker fill of the match is at hand
+    if taker.side == "BUY":
+        if 0 < executed < taker.collateral:
+            taker.collateral = executed
+            if match.side == "BUY" and executed < match.collateral:
+                match.collateral = executed
+            return True
+        return False
+    if 0 < executed < taker.shares:
+        taker.shares = executed
+        if match.side == "SELL" and executed < match.shares:
+            match.shares = executed
+        return True
+    return False
+
+
+def _received(taker: FillFields) -> int:
+    """What the taker's aggregate fill received: right as emitted (surplus included)."""
+    return taker.shares if taker.side == "BUY" else taker.collateral
+
+
+def _executed_delivered(taker: FillFields, makers: Sequence[FillFields]) -> tuple[int, int] | None:
+    """(the taker's giving amount as executed, what the makers delivered to it) from its
+    makers' fills, or None when they are not a shape a match can have."""
     executed = delivered = 0
     token = taker.token_id
     if taker.side == "BUY":
@@ -72,32 +101,28 @@ def correct_match(match: MatchFields, segment: Sequence[FillFields]) -> bool:
             elif m.side == "BUY" and m.token_id != token:
                 executed += m.shares - m.collateral  # mint
             else:
-                return False  # not a shape a match can have
+                return None
             delivered += m.shares
-        if delivered != taker.shares:
-            return False  # not every maker fill of the match is at hand
-        if 0 < executed < taker.collateral:
-            taker.collateral = executed
-            if match.side == "BUY" and executed < match.collateral:
-                match.collateral = executed
-            return True
-        return False
+        return executed, delivered
     for m in makers:
         if m.side == "BUY" and m.token_id == token:
             delivered += m.collateral  # transfer
         elif m.side == "SELL" and m.token_id != token:
             delivered += m.shares - m.collateral  # merge
         else:
-            return False
+            return None
         executed += m.shares
-    if delivered != taker.collateral:
-        return False
-    if 0 < executed < taker.shares:
-        taker.shares = executed
-        if match.side == "SELL" and executed < match.shares:
-            match.shares = executed
-        return True
-    return False
+    return executed, delivered
+
+
+def short_of_makers(segment: Sequence[FillFields]) -> bool:
+    """Whether a taker aggregate's segment (its makers, then itself: the fills since the
+    previous aggregate of its exchange and transaction, in log order) lacks maker fills: they
+    deliver less than the taker received — some are elsewhere (an earlier file of a dump split
+    inside the transaction). A segment whose fills are no shape a match can have is not."""
+    taker, makers = segment[-1], segment[:-1]
+    amounts = _executed_delivered(taker, makers)
+    return amounts is not None and amounts[1] < _received(taker)
 
 
 def correct_taker_amounts(batch: DecodedBatch) -> int:
@@ -210,7 +235,9 @@ def _log_index(event: FillFields | MatchFields) -> int:
     return event.ref.log_index
 
 
-def correct_unmatched_takers(fills: Sequence[FillFields]) -> int:
+def correct_unmatched_takers(
+    fills: Sequence[FillFields], short: list[FillFields] | None = None
+) -> int:
     """:func:`correct_taker_amounts` for fills whose OrdersMatched are not at hand (a dump of
     OrderFilled rows only); returns how many taker fills were corrected, in place.
 
@@ -218,7 +245,9 @@ def correct_unmatched_takers(fills: Sequence[FillFields]) -> int:
     OrdersMatched: so, per exchange and transaction in log order, the fills since the previous
     taker aggregate, ending with the next one, are exactly the segment its match would take.
     Each taker aggregate is corrected from that segment with :func:`correct_match`'s rule and
-    checks (every maker must be at hand); the match, absent, is the chain's to store."""
+    checks (every maker must be at hand); the match, absent, is the chain's to store. A taker
+    left as reported because makers of its segment are missing (:func:`short_of_makers`) is
+    added to ``short``, if given."""
     groups: dict[tuple[str, str], list[FillFields]] = {}
     for f in fills:
         key = (f.ref.tx_hash, f.ref.address)
@@ -235,8 +264,11 @@ def correct_unmatched_takers(fills: Sequence[FillFields]) -> int:
         start = 0
         for i, f in enumerate(fills):
             if f.is_taker_aggregate:
-                if _corrected(_Unmatched(f), fills[start : i + 1], twins):
+                segment = fills[start : i + 1]
+                if _corrected(_Unmatched(f), segment, twins):
                     corrected += 1
+                elif short is not None and short_of_makers(segment):
+                    short.append(f)
                 start = i + 1
     return corrected
 

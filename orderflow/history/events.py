@@ -70,6 +70,8 @@ class Parsed:
 class Encoded:
     batch: DecodedBatch
     top: tuple[int, str] | None  # highest block stored from this batch, and its hash
+    # takers left as reported, makers of their transaction not in the batch (stored_makers)
+    short: list[Fill] = field(default_factory=list)
 
     def top_without(self, unstored: Collection[tuple[str, int]]) -> tuple[int, str] | None:
         """``top`` leaving out the events of these (tx hash, log index): rows the writer made
@@ -279,13 +281,13 @@ class RowDecoder:
             raws.append(raw)
             origin[id(raw)] = row
         batch = decode_batch(raws, self.chain_id, self.encoder.addresses)
-        self._correct_unmatched(batch)
+        short = self._correct_unmatched(batch)
         for letter in batch.dead_letters:  # refused by the decoder: name the file and line
             src = origin.get(id(letter.raw))
             if src is not None:
                 locate(letter, self.source, self.unit, src.number, src.values)
         batch.dead_letters.extend(dead)
-        return Encoded(batch, batch.top())
+        return Encoded(batch, batch.top(), short)
 
     def _built(self, parsed: Parsed) -> Encoded:
         """The shortcut, row by row; a row it does not take goes through its raw log alone
@@ -324,18 +326,21 @@ class RowDecoder:
         if len(checked) > 100_000:
             checked.clear()
         correct_taker_amounts(batch)
-        self._correct_unmatched(batch)
+        short = self._correct_unmatched(batch)
         batch.dead_letters.extend(refused)
         batch.dead_letters.extend(dead)
-        return Encoded(batch, batch.top())
+        return Encoded(batch, batch.top(), short)
 
-    def _correct_unmatched(self, batch: DecodedBatch) -> None:
+    def _correct_unmatched(self, batch: DecodedBatch) -> list[Fill]:
         """A file of OrderFilled rows holds no OrdersMatched: its takers get their executed
         amounts from their maker fills alone (``amounts.correct_unmatched_takers``), as the
-        listener's match would give them. Raw-log files carry their matches: the listener's
-        own correction, in ``decode_batch``, is theirs."""
+        listener's match would give them; returns the takers whose makers are not all in the
+        batch (``stored_makers`` reads the stored ones). Raw-log files carry their matches:
+        the listener's own correction, in ``decode_batch``, is theirs."""
+        short: list[Any] = []
         if self.layout.kind == "fills":
-            correct_unmatched_takers(batch.fills)
+            correct_unmatched_takers(batch.fills, short)
+        return short
 
     def _one_via_raw_log(
         self, row: Row, identity: tuple[str, int, int], block_hash: str, dead: list[DeadLetter]

@@ -53,6 +53,7 @@ from orderflow.history.report import (
     line_unit,
 )
 from orderflow.history.sources import RowReader
+from orderflow.history.stored_makers import complete_from_stored
 from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ async def _events(
                 encoded = await asyncio.to_thread(
                     decoder.encode, batch_rows, via_raw_logs=via_raw_logs
                 )
+                await complete_from_stored(conn, chain_id, encoded.batch.fills, encoded.short)
                 unstored: set[tuple[str, int]] = set()
                 stats = await store_batch_isolating(  # a refused row: a dead letter
                     conn,

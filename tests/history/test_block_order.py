@@ -153,3 +153,34 @@ async def test_a_file_in_descending_block_order_hands_over_its_highest_block(
     assert listener is not None and listener.block_number == 30
     await ingest_logs(pool, logs, chain_id=137)
     assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
+
+
+@pytest.mark.parametrize("layout", ["dune.csv", "snake.parquet"])
+async def test_a_dump_split_inside_a_transaction_stores_the_executed_amounts(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, layout: str
+) -> None:
+    """A log-ordered dump split into files by row count (shards of a dataset, an export's
+    pages): the first file ends after tx 3's first maker fill, the second holds its other
+    maker and its taker. The taker's executed amount needs both makers: the one an earlier
+    file stored is read back. Before, the second file's taker was stored at the 12.6 its
+    OrderFilled reported, for good."""
+    logs = _chain()
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    fills = d.fills_of(logs)
+    write = d.write_csv if layout == "dune.csv" else d.write_parquet
+    row = d.dune_row if layout == "dune.csv" else d.snake_row
+    ext = layout.split(".", 1)[1]
+    files = [
+        write(tmp_path / f"blocks.{ext}", d.blocks_of(logs)),
+        write(tmp_path / f"part-0.{ext}", [row(f) for f in fills[:4]]),  # … tx 3's first maker
+        write(tmp_path / f"part-1.{ext}", [row(f) for f in fills[4:]]),
+    ]
+    for path in files:
+        assert (await import_file(pool, path, chain_id=137, batch_size=100)).dead_letters == 0
+    paid = await pool.fetch(
+        "SELECT usdc_size::text FROM orderflow_trades WHERE is_taker_aggregate ORDER BY 1"
+    )
+    assert [r[0] for r in paid] == ["12.000000"] * 3
+    again = await ingest_logs(pool, logs, chain_id=137)
+    assert (again.stored.trades, again.stored.matches) == (0, 3)
+    assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
