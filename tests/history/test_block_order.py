@@ -155,9 +155,9 @@ async def test_a_file_in_descending_block_order_hands_over_its_highest_block(
     assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
 
 
-@pytest.mark.parametrize("layout", ["dune.csv", "snake.parquet"])
+@pytest.mark.parametrize(("layout", "workers"), [("dune.csv", 0), ("snake.parquet", 2)])
 async def test_a_dump_split_inside_a_transaction_stores_the_executed_amounts(
-    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, layout: str
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path, layout: str, workers: int
 ) -> None:
     """A log-ordered dump split into files by row count (shards of a dataset, an export's
     pages): the first file ends after tx 3's first maker fill, the second holds its other
@@ -176,7 +176,8 @@ async def test_a_dump_split_inside_a_transaction_stores_the_executed_amounts(
         write(tmp_path / f"part-1.{ext}", [row(f) for f in fills[4:]]),
     ]
     for path in files:
-        assert (await import_file(pool, path, chain_id=137, batch_size=100)).dead_letters == 0
+        report = await import_file(pool, path, chain_id=137, batch_size=100, workers=workers)
+        assert report.dead_letters == 0
     paid = await pool.fetch(
         "SELECT usdc_size::text FROM orderflow_trades WHERE is_taker_aggregate ORDER BY 1"
     )
