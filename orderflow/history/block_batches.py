@@ -32,8 +32,9 @@ def whole_blocks(
     7 Dec 2026 only the rows of the previous batch's last *transaction* moved: a block's rows
     in another order than the log's, cut by a batch boundary, left a taker without some of its
     makers, stored at the amounts its OrderFilled reported.) As in ``listen --from-file``, a
-    batch grows by at most another ``batch_size`` rows (a block larger than that is cut; a
-    taker whose makers are cut off then keeps the amounts it reported).
+    batch grows by at most another ``batch_size`` rows (a block larger than that is cut: a
+    taker whose makers an earlier batch stored has them read back, ``stored_makers``; one whose
+    makers come after it, out of log order, keeps the amounts it reported).
 
     A file that ``ended_early`` (cut short, read once the batches are) has the rows of its last
     block read left out of its last batch when they are not in log order, into ``withheld``

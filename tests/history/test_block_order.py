@@ -185,3 +185,19 @@ async def test_a_dump_split_inside_a_transaction_stores_the_executed_amounts(
     again = await ingest_logs(pool, logs, chain_id=137)
     assert (again.stored.trades, again.stored.matches) == (0, 3)
     assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
+
+
+async def test_a_block_larger_than_a_batch_can_hold_stores_the_executed_amounts(
+    pool: asyncpg.Pool, chain_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Batches of one row (a batch grows by at most another row for its block): every
+    transaction is cut between batches, and each taker's makers, stored by the batches before
+    it, are read back."""
+    logs = _chain()
+    await ingest_logs(chain_pool, logs, chain_id=137)
+    await import_file(pool, d.write_csv(tmp_path / "blocks.csv", d.blocks_of(logs)), chain_id=137)
+    path = d.write_csv(tmp_path / "fills.csv", [d.dune_row(f) for f in d.fills_of(logs)])
+    report = await import_file(pool, path, chain_id=137, batch_size=1)
+    assert (report.dead_letters, report.stored.trades) == (0, 9)
+    await ingest_logs(pool, logs, chain_id=137)
+    assert await rows(pool, "orderflow_trades") == await rows(chain_pool, "orderflow_trades")
