@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableSet
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -40,9 +41,11 @@ async def book_outcome(
     *,
     sent: bool,
     in_doubt: MutableSet[int],
+    now: datetime,
 ) -> None:
     """Book an outcome: order row, fills into positions, the signal's status; the order is no
-    longer in doubt (``in_doubt``: the desk's)."""
+    longer in doubt (``in_doubt``: the desk's). ``now`` is the executor's clock (a close starts
+    the order's late-fill window at it)."""
     async with pool.acquire() as conn, conn.transaction():
         # First: a squaring of the wallet's shares of the token is waited for, not overtaken.
         await wallet_share_queries.lock_order(conn, order_id)
@@ -50,7 +53,7 @@ async def book_outcome(
         # Each trade once: a placement answer's trades may have been booked from the
         # account's trades already (a kill's reconciliation while the answer was late).
         fills = unbooked(outcome.fills, await order_queries.booked_fill_keys(conn, order_id))
-        await order_queries.update_order(conn, order_id, outcome, sent=sent)
+        await order_queries.update_order(conn, order_id, outcome, sent=sent, now=now)
         for fill in fills:
             with fill_span(row, fill):
                 await book_fill(conn, order=row, fill=fill, outcome_index=row["outcome_index"])

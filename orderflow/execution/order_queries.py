@@ -10,7 +10,11 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import OrderOutcome, PreparedOrder
-from orderflow.execution.late_fill_queries import matched_unlisted_shares, order_may_fill
+from orderflow.execution.late_fill_queries import (
+    closed_at,
+    matched_unlisted_shares,
+    order_may_fill,
+)
 from orderflow.execution.leader import EXECUTOR_LOCK_KEY
 from orderflow.execution.position_queries import mark_price
 
@@ -63,10 +67,12 @@ async def insert_order_intent(
 
 
 async def update_order(
-    conn: asyncpg.Connection, order_id: int, outcome: OrderOutcome, *, sent: bool
+    conn: asyncpg.Connection, order_id: int, outcome: OrderOutcome, *, sent: bool, now: datetime
 ) -> None:
+    """Store an outcome; closed, the order's late-fill window starts at ``now``, the executor's
+    clock (:func:`~orderflow.execution.late_fill_queries.closed_at`)."""
     await conn.execute(
-        """
+        f"""
         UPDATE orderflow_orders SET
             status = $2,
             exchange_order_id = COALESCE($3, exchange_order_id),
@@ -75,7 +81,7 @@ async def update_order(
             sent_at = CASE WHEN $6 THEN COALESCE(sent_at, clock_timestamp()) ELSE sent_at END,
             may_take = $7,
             matched_shares = LEAST(shares, GREATEST(matched_shares, $8)),
-            updated_at = clock_timestamp()
+            updated_at = clock_timestamp(), {closed_at("$2", "$9")}
         WHERE id = $1
         """,
         order_id,
@@ -86,6 +92,7 @@ async def update_order(
         sent,
         outcome.may_take,
         outcome.matched_shares,
+        now,
     )
 
 
@@ -107,12 +114,19 @@ async def note_cancels_refused(conn: asyncpg.Connection, why: Mapping[int, str])
     )
 
 
-async def abandon_order(conn: asyncpg.Connection, order_id: int, reason: str) -> None:
+_ABANDONED_AT = closed_at("'ABANDONED'", "$3")
+
+
+async def abandon_order(
+    conn: asyncpg.Connection, order_id: int, reason: str, now: datetime
+) -> None:
+    """Close an order ABANDONED at ``now``, the executor's clock."""
     await conn.execute(
         "UPDATE orderflow_orders SET status = 'ABANDONED', status_reason = $2,"
-        " updated_at = clock_timestamp() WHERE id = $1",
+        f" updated_at = clock_timestamp(), {_ABANDONED_AT} WHERE id = $1",
         order_id,
         reason,
+        now,
     )
 
 

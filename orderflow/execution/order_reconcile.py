@@ -255,7 +255,9 @@ class OrderReconciler:
             verdict = settle(seen, fills, found, booked, self.clock(), in_doubt=in_doubt, gone=gone)
             if verdict.abandon:
                 async with self.access.pool.acquire() as conn, conn.transaction():
-                    await order_queries.abandon_order(conn, row["id"], verdict.reason or "unknown")
+                    await order_queries.abandon_order(
+                        conn, row["id"], verdict.reason or "unknown", self.clock()
+                    )
                     await position_queries.set_signal_status(
                         conn, row["signal_id"], "SKIPPED", "order_not_sent"
                     )

@@ -278,7 +278,9 @@ class OrderDesk:
         if refused is not None:
             # Paused, killed, stale or past a lowered limit while queued: nothing was sent.
             async with self.pool.acquire() as conn, conn.transaction():
-                await order_queries.abandon_order(conn, order_id, f"not sent: {refused}")
+                await order_queries.abandon_order(
+                    conn, order_id, f"not sent: {refused}", self.clock()
+                )
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", refused)
             return None
         try:
@@ -293,7 +295,7 @@ class OrderDesk:
             # Our key refused (401/403): the exchange processed nothing, and would refuse the
             # next order the same way. Not a rejection of this order's merits.
             async with self.pool.acquire() as conn, conn.transaction():
-                await order_queries.abandon_order(conn, order_id, KEY_REFUSED)
+                await order_queries.abandon_order(conn, order_id, KEY_REFUSED, self.clock())
                 await position_queries.set_signal_status(conn, signal_id, "SKIPPED", KEY_REFUSED)
             await self.keys[broker.mode].refuse("order", str(exc))
             return None
@@ -350,7 +352,9 @@ class OrderDesk:
     async def apply(self, order_id: int, outcome: OrderOutcome, *, sent: bool) -> None:
         """Book an outcome: order row, fills into positions, the signal's status
         (:func:`~orderflow.execution.order_booking.book_outcome`)."""
-        await book_outcome(self.pool, order_id, outcome, sent=sent, in_doubt=self.in_doubt)
+        await book_outcome(
+            self.pool, order_id, outcome, sent=sent, in_doubt=self.in_doubt, now=self.clock()
+        )
 
     # ---------------------------------------------------------------- reconciling
 

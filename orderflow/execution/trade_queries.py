@@ -10,6 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution.broker import FillReport
+from orderflow.execution.late_fill_queries import closed_at
 
 FINAL = ("CONFIRMED", "FAILED")
 
@@ -122,6 +123,7 @@ async def insert_reversal(
     shares: Decimal,
     usdc: Decimal,
     fee: Decimal,
+    now: datetime,
 ) -> bool:
     """Book the reversal of (part of) a fill, once: the UNIQUE (order_id, fill_key) key; on a
     first booking the order's filled amounts go down by the same amounts. What the exchange
@@ -129,7 +131,9 @@ async def insert_reversal(
     trade is listed, and what is matched but not listed is taken net of reversals
     (:func:`~orderflow.execution.late_fill_queries.matched_unlisted_shares`; its
     ``size_matched`` still counts the failed match, and taken again at the close it was counted
-    as sold unlisted until 7 Dec 2026, session 45)."""
+    as sold unlisted until 7 Dec 2026, session 45). A closed order's late-fill window starts
+    again at ``now``, the executor's clock (:func:`~orderflow.execution.late_fill_queries.
+    closed_at`)."""
     order_id = await conn.fetchval(
         """
         INSERT INTO orderflow_fills (order_id, position_id, strategy, mode, fill_key, token_id,
@@ -150,25 +154,29 @@ async def insert_reversal(
         return False
     await conn.execute(
         "UPDATE orderflow_orders SET filled_shares = filled_shares - $2,"
-        " filled_usdc = filled_usdc - $3, fee = fee - $4, updated_at = clock_timestamp()"
-        " WHERE id = $1",
+        " filled_usdc = filled_usdc - $3, fee = fee - $4, updated_at = clock_timestamp(),"
+        f" {closed_at('status', '$5')} WHERE id = $1",
         order_id,
         shares,
         usdc,
         fee,
+        now,
     )
     return True
 
 
 async def set_order_status(
-    conn: asyncpg.Connection, order_id: int, status: str, reason: str | None
+    conn: asyncpg.Connection, order_id: int, status: str, reason: str | None, now: datetime
 ) -> None:
+    """Set an order's status; closed, its late-fill window starts at ``now``, the executor's
+    clock."""
     await conn.execute(
         "UPDATE orderflow_orders SET status = $2, status_reason = $3,"
-        " updated_at = clock_timestamp() WHERE id = $1",
+        f" updated_at = clock_timestamp(), {closed_at('$2::text', '$4')} WHERE id = $1",
         order_id,
         status,
         reason,
+        now,
     )
 
 

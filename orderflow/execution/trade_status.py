@@ -217,13 +217,13 @@ class TradeSettlement:
             return None
         key = trade_id + REVERSAL_SUFFIX
         if not await tq.insert_reversal(
-            conn, fill_id, key, amounts.shares, amounts.usdc, amounts.fee
+            conn, fill_id, key, amounts.shares, amounts.usdc, amounts.fee, self.clock()
         ):
             return None  # booked before (a restart in between): never twice
         await restate_position(conn, int(net["position_id"]))
         status, reason = order_after_reversal(order["status"], found, asked)
         if status is not None:
-            await tq.set_order_status(conn, order_id, status, reason)
+            await tq.set_order_status(conn, order_id, status, reason, self.clock())
         fresh = await order_queries.order_row(conn, order_id)
         if Decimal(fresh["filled_shares"]) <= 0:
             closed = fresh["status"] not in ("OPEN", "INTENT")

@@ -120,6 +120,7 @@ async def test_a_reversal_of_a_closed_day_s_fill_closes_it_again(
             fill["shares"],
             fill["usdc"],
             fill["fee"],
+            datetime.now(UTC),
         )
         await positions.restate_position(conn, int(fill["position_id"]))
         await update_performance(conn, "alpha", BANKROLL, datetime.now(UTC))

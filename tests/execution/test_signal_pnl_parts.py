@@ -117,7 +117,13 @@ async def test_a_failed_exit_of_the_second_position_keeps_the_first_s_pnl(
 
         sell = await conn.fetchrow("SELECT * FROM orderflow_fills WHERE fill_key = 't4'")
         assert await trade_queries.insert_reversal(
-            conn, sell["id"], "t4:reversal", sell["shares"], sell["usdc"], sell["fee"]
+            conn,
+            sell["id"],
+            "t4:reversal",
+            sell["shares"],
+            sell["usdc"],
+            sell["fee"],
+            datetime.now(UTC),
         )
         await restate_position(conn, p2)
         status = await conn.fetchval("SELECT status FROM orderflow_positions WHERE id = $1", p2)
