@@ -192,7 +192,8 @@ async def buys_in_new_markets(pool: asyncpg.Pool, clob: FakeClob, count: int) ->
 
 async def age_exits(pool: asyncpg.Pool, by: timedelta) -> None:
     """Time passes on the database's clock: every signal and order happened ``by`` earlier (the
-    pause before an exit is tried again is measured there).
+    pause before an exit is tried again is measured there). An order's close as its late-fill
+    window reads it (``closed_at``) is the executor's clock's: left as it is.
 
     Every row of three tables is updated in one transaction, in the tables' physical order, while
     the executor's cancel switches may still be working in the background (a switch's cancel

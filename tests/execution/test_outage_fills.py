@@ -231,7 +231,8 @@ async def test_two_days_down_with_more_trades_than_one_read_holds(
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "UPDATE orderflow_orders SET created_at = created_at - interval '2 days',"
-            " updated_at = updated_at - interval '2 days'"
+            " updated_at = updated_at - interval '2 days',"
+            " closed_at = closed_at - interval '2 days'"
         )
         await conn.execute(
             "UPDATE orderflow_fill_watermarks SET complete_at = complete_at - interval '2 days'"
