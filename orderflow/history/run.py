@@ -37,7 +37,7 @@ from orderflow.chain.store_guard import store_batch_isolating
 from orderflow.history.block_batches import whole_blocks
 from orderflow.history.blocks import import_blocks
 from orderflow.history.errors import HistoryError, LayoutError
-from orderflow.history.events import Parsed, RowDecoder
+from orderflow.history.events import Encoded, Parsed, RowDecoder
 from orderflow.history.hand_over import hand_over as hand_over_to
 from orderflow.history.layouts import Kind, Layout, detect
 from orderflow.history.markets import Disagreement, MarketRows, store_markets
@@ -54,6 +54,7 @@ from orderflow.history.report import (
 )
 from orderflow.history.sources import RowReader
 from orderflow.history.stored_makers import complete_from_stored
+from orderflow.history.whole_file import FirstRows
 from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,32 @@ async def _events(
         )
         if bulk:  # held on this session until its end built them (index_recovery)
             await index_recovery.hold(conn)
+        judge = FirstRows(reader.path.name, line_unit(reader), layout.columns)
+        held: list[tuple[Parsed, Encoded, Position]] = []  # unstored while the file is judged
+
+        async def store(batch_rows: Parsed, encoded: Encoded, at: Position) -> None:
+            nonlocal top
+            await complete_from_stored(conn, chain_id, encoded.batch.fills, encoded.short)
+            unstored: set[tuple[str, int]] = set()
+            stats = await store_batch_isolating(  # a refused row: a dead letter
+                conn,
+                encoded.batch,
+                chain_id=chain_id,
+                synchronous_commit=False,
+                bulk=bulk,
+                locate=noting_unstored(decoder.locator(batch_rows), unstored),
+            )
+            report.stored.add(stats)
+            if bulk:  # bounded folds as it goes, on a connection of their own
+                await folds.stored(stats.trades)
+            report.rows += batch_rows.read
+            report.dead_letters += stats.dead_letters
+            report.batches += 1
+            stored_top = encoded.top_without(unstored)
+            if stored_top is not None and (top is None or stored_top[0] > top[0]):
+                top = stored_top
+            advance(prog, report, batch_rows.read, stats.dead_letters, at)
+
         try:
             while (item := await ahead.get()) is not None:
                 batch_rows, at = item
@@ -191,26 +218,15 @@ async def _events(
                 encoded = await asyncio.to_thread(
                     decoder.encode, batch_rows, via_raw_logs=via_raw_logs
                 )
-                await complete_from_stored(conn, chain_id, encoded.batch.fills, encoded.short)
-                unstored: set[tuple[str, int]] = set()
-                stats = await store_batch_isolating(  # a refused row: a dead letter
-                    conn,
-                    encoded.batch,
-                    chain_id=chain_id,
-                    synchronous_commit=False,
-                    bulk=bulk,
-                    locate=noting_unstored(decoder.locator(batch_rows), unstored),
-                )
-                report.stored.add(stats)
-                if bulk:  # bounded folds as it goes, on a connection of their own
-                    await folds.stored(stats.trades)
-                report.rows += batch_rows.read
-                report.dead_letters += stats.dead_letters
-                report.batches += 1
-                stored_top = encoded.top_without(unstored)
-                if stored_top is not None and (top is None or stored_top[0] > top[0]):
-                    top = stored_top
-                advance(prog, report, batch_rows.read, stats.dead_letters, at)
+                if judge.held(encoded.batch):
+                    held.append((batch_rows, encoded, at))
+                    continue
+                for earlier in held:
+                    await store(*earlier)
+                held.clear()
+                await store(batch_rows, encoded, at)
+            for earlier in held:  # a file shorter than the judged rows, all dead letters
+                await store(*earlier)
         except BaseException:
             await folds.close()
             raise
