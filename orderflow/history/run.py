@@ -54,7 +54,7 @@ from orderflow.history.report import (
 )
 from orderflow.history.sources import RowReader
 from orderflow.history.stored_makers import complete_from_stored
-from orderflow.history.whole_file import FirstRows
+from orderflow.history.whole_file import FirstRows, refuse_unholdable
 from orderflow.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ async def import_file(
             raise
         if kind is not None and layout.kind != kind:
             raise HistoryError(f"{source.name}: {layout.name}, not {kind} rows")
+        refuse_unholdable(source.name, layout, reader.arrow_schema)
         report.layout, report.kind = layout.name, layout.kind
         prog = progress or Progress(
             f"import {source.name}",

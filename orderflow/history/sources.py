@@ -165,6 +165,11 @@ class RowReader:
                 self._not_utf8 = True
             yield line[1:] if line[:1] == BOM else line
 
+    @property
+    def arrow_schema(self) -> Any:
+        """A Parquet file's schema (``pyarrow.Schema``), read from its footer; None for text."""
+        return None if self._parquet is None else self._parquet.schema_arrow
+
     # --- progress -----------------------------------------------------------------------------
 
     @property

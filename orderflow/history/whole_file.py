@@ -21,11 +21,62 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from orderflow.chain.events import DeadLetter, DecodedBatch
 from orderflow.history.errors import LayoutError
+from orderflow.history.layouts import Layout
 
 DEAD_FILE_ROWS = 1_000
+
+# The fields every row of these kinds reads as a whole number (``rows.uint``: an integer, a
+# whole decimal, digits or 0x hex) — not a field read only when another is absent (asset ids).
+WHOLE_NUMBERS: dict[str, tuple[str, ...]] = {
+    "fills": ("maker_amount", "taker_amount", "fee"),
+    "matches": ("maker_amount", "taker_amount"),
+    "blocks": ("block_number",),
+}
+IDENTITY_NUMBERS = ("log_index", "block_number")  # of an event row whose id gives neither
+
+
+def whole_numbers(layout: Layout) -> tuple[str, ...]:
+    """The fields every row of ``layout`` reads as a whole number."""
+    fields = WHOLE_NUMBERS.get(layout.kind, ())
+    if layout.kind in ("fills", "matches", "logs") and not layout.id_derives_log_index:
+        fields += IDENTITY_NUMBERS
+    return fields
+
+
+def refuse_unholdable(source: str, layout: Layout, schema: Any) -> None:
+    """A Parquet file (``schema``, None for a text file) whose column of one of its layout's
+    ``whole_numbers`` is of a type no value of which is one — floating point, boolean, a time,
+    a list, struct or map — is refused from its schema, before a row is read: every row would
+    be a dead letter."""
+    if schema is None:
+        return
+    import pyarrow as pa
+
+    for name in whole_numbers(layout):
+        column = layout.columns.get(name)
+        if column is None:
+            continue
+        kind = schema.field(schema.get_all_field_indices(column)[-1]).type  # the last, as read
+        held = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if any(
+            is_type(held)
+            for is_type in (
+                pa.types.is_floating,
+                pa.types.is_boolean,
+                pa.types.is_temporal,
+                pa.types.is_nested,
+            )
+        ):
+            raise LayoutError(
+                f"{source}: column {column} is {kind}, which holds no whole number: no row's "
+                f"{name.replace('_', ' ')} can be read from it (write it as integers, "
+                "decimal(78, 0) or text of digits, from the source's exact values, and import "
+                "it again). Nothing of it was stored"
+            )
 
 
 class FirstRows:

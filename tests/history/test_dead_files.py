@@ -63,7 +63,7 @@ async def test_a_csv_whose_required_column_is_empty_in_every_row_is_refused_once
     await _nothing_stored(pool)
 
 
-@pytest.mark.parametrize(("column", "workers"), [("makerAmountFilled", 0), ("tokenId", 1)])
+@pytest.mark.parametrize(("column", "workers"), [("tokenId", 0), ("tokenId", 1)])
 async def test_a_parquet_column_of_floats_is_refused_once(
     pool: asyncpg.Pool, tmp_path: Path, column: str, workers: int
 ) -> None:
@@ -100,3 +100,28 @@ async def test_a_file_shorter_than_the_judged_rows_keeps_its_dead_letters(
     report = await import_file(pool, path, chain_id=137, batch_size=100)
     assert report.dead_letters == len(rows)
     assert report.stored.trades == 0
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        ("makerAmountFilled", pa.float64()),
+        ("takerAmountFilled", pa.float32()),
+        ("fee", pa.bool_()),
+        ("makerAmountFilled", pa.timestamp("ms")),
+    ],
+)
+async def test_a_parquet_amount_column_that_cannot_hold_one_is_refused_from_its_schema(
+    pool: asyncpg.Pool, tmp_path: Path, column: str, kind: pa.DataType
+) -> None:
+    """Refused before a row is read: a file of a few rows (fewer than the judged rows) too."""
+    rows = many_rows(20)
+    table = pa.Table.from_pylist(rows)
+    at = table.schema.get_field_index(column)
+    path = tmp_path / "fills.parquet"
+    values = pa.array([int(r[column]) for r in rows], pa.int64()).cast(kind, safe=False)
+    pq.write_table(table.set_column(at, column, values), path)
+    with pytest.raises(LayoutError) as refused:
+        await import_file(pool, path, chain_id=137)
+    assert str(refused.value).startswith(f"fills.parquet: column {column} is {kind}, which holds")
+    await _nothing_stored(pool)
