@@ -17,6 +17,7 @@ import pytest
 from orderflow.history import import_file
 from orderflow.history.errors import LayoutError
 from orderflow.history.whole_file import DEAD_FILE_ROWS
+from tests.cli_env import orderflow_env, run_orderflow_async
 from tests.history import dumps as d
 from tests.history.test_exactly_once import sim_logs
 
@@ -124,4 +125,21 @@ async def test_a_parquet_amount_column_that_cannot_hold_one_is_refused_from_its_
     with pytest.raises(LayoutError) as refused:
         await import_file(pool, path, chain_id=137)
     assert str(refused.value).startswith(f"fills.parquet: column {column} is {kind}, which holds")
+    await _nothing_stored(pool)
+
+
+async def test_the_command_refuses_it_as_it_refuses_a_layout(
+    dsn: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Control: ``orderflow import`` exits 1 with ``orderflow: <the refusal>`` on stderr, as for
+    a layout refused by its columns (test_cli.py); the files after it are not imported."""
+    rows = many_rows(1_500)
+    dead = d.write_csv(tmp_path / "fills.csv", [{**r, "makerAmountFilled": ""} for r in rows])
+    good = d.write_csv(tmp_path / "good.csv", rows)
+    refused = await run_orderflow_async(
+        orderflow_env(dsn, tmp_path), "import", "--batch-size", "100", str(dead), str(good)
+    )
+    assert refused.returncode == 1, refused.stderr
+    last = refused.stderr.splitlines()[-1]
+    assert re.match(r"orderflow: fills\.csv: its first [\d,]+ rows are all dead letters", last)
     await _nothing_stored(pool)
