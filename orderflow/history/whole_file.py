@@ -19,6 +19,7 @@ all dead, keeps its dead letters (it is short enough to read through them).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from orderflow.history.errors import LayoutError
 from orderflow.history.layouts import Layout
 
 DEAD_FILE_ROWS = 1_000
+_VALUES = re.compile(r"0x[0-9a-fA-F]+|[0-9]+")  # in a reason: the row's own values
 
 # The fields every row of these kinds reads as a whole number (``rows.uint``: an integer, a
 # whole decimal, digits or 0x hex) — not a field read only when another is absent (asset ids).
@@ -111,6 +113,11 @@ class FirstRows:
         return True
 
     def _cause(self, letter: DeadLetter) -> str:
+        """A dead letter's reason without where it is, nor the value it names (after its first
+        ``: ``), nor the numbers and hex in it (a time, a block: one cause, row after row)."""
+        return _VALUES.sub("…", self._reason(letter))
+
+    def _reason(self, letter: DeadLetter) -> str:
         """A dead letter's reason without where it is, nor the value it names."""
         reason = letter.reason.removeprefix(f"{self.source} {self.unit} {letter.line}: ")
         return reason.split(": ", 1)[0]
@@ -121,10 +128,11 @@ class FirstRows:
         return self.columns[max(named, key=len)] if named else None
 
     def _refusal(self) -> LayoutError:
-        cause, count = self._causes.most_common(1)[0]
+        key, count = self._causes.most_common(1)[0]
+        first = self._first[key]
+        cause, example = self._reason(first), first.reason
         column = self._column(cause)
         where = f"column {column}: " if column is not None else ""
-        example = self._first[cause].reason
         shared = "all" if count == self._dead else f"{count:,} of them"
         return LayoutError(
             f"{self.source}: its first {self._dead:,} rows are all dead letters, "

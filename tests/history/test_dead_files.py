@@ -14,9 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orderflow.chain.events import DecodedBatch
 from orderflow.history import import_file
+from orderflow.history.dead import dead_row
 from orderflow.history.errors import LayoutError
-from orderflow.history.whole_file import DEAD_FILE_ROWS
+from orderflow.history.whole_file import DEAD_FILE_ROWS, FirstRows
 from tests.cli_env import orderflow_env, run_orderflow_async
 from tests.history import dumps as d
 from tests.history.test_exactly_once import sim_logs
@@ -143,3 +145,20 @@ async def test_the_command_refuses_it_as_it_refuses_a_layout(
     last = refused.stderr.splitlines()[-1]
     assert re.match(r"orderflow: fills\.csv: its first [\d,]+ rows are all dead letters", last)
     await _nothing_stored(pool)
+
+
+def test_dead_rows_whose_reasons_differ_only_in_their_values_share_a_cause() -> None:
+    """A time in another zone: each row's reason names its own time and block; one cause."""
+    judge = FirstRows("fills.csv", "line", {"timestamp": "evt_block_time"}, rows=3)
+    batch = DecodedBatch()
+    for line in (2, 3, 4):
+        reason = (
+            f"the row's time 2025-02-20 0{line}:20:00+00:00 is not block {line}00's time "
+            f"2025-02-20 0{line - 1}:20:00+00:00 (orderflow_blocks): a wrong block number"
+        )
+        batch.dead_letters.append(dead_row("fills.csv", "line", line, reason, 137))
+    with pytest.raises(LayoutError) as refused:
+        judge.held(batch)
+    assert "its first 3 rows are all dead letters, all for the same cause, the row's time" in str(
+        refused.value
+    )
