@@ -162,3 +162,17 @@ def test_dead_rows_whose_reasons_differ_only_in_their_values_share_a_cause() -> 
     assert "its first 3 rows are all dead letters, all for the same cause, the row's time" in str(
         refused.value
     )
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_json_lines_whose_required_field_is_null_in_every_row_are_refused_once(
+    pool: asyncpg.Pool, tmp_path: Path, workers: int
+) -> None:
+    """The same rule for JSON lines, parsed here or in a worker process (one place: the decoded
+    batch)."""
+    rows = [{**r, "taker": None} for r in many_rows(2_000)]
+    path = d.write_jsonl(tmp_path / "fills.jsonl", rows)
+    with pytest.raises(LayoutError) as refused:
+        await import_file(pool, path, chain_id=137, batch_size=300, workers=workers)
+    assert "column taker: taker is missing (the first: fills.jsonl line 1: " in str(refused.value)
+    await _nothing_stored(pool)
