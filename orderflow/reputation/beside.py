@@ -23,6 +23,12 @@ the run asks for it (:meth:`Beside.take`) into a temporary table of the same col
 collations. The side's transaction is always rolled back: it writes nothing but temporary
 tables, so a run killed anywhere, on either connection, leaves nothing behind, and a side that
 fails fails the run (its transaction rolls back: the stored rows stay as they were).
+
+Then, in a run from the stored sums, the side scores the wallets from a cut address on
+(:mod:`orderflow.reputation.wallet_split`): it builds their positions, takes the run's
+``rep_close`` and ``rep_void`` once made (:meth:`Beside.give`, binary COPY the other way), runs
+the wallets statement and, once the run's connection has counted its own rows
+(:meth:`Beside.counted`), sends its rows numbered after them (:meth:`Beside.append`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from datetime import datetime
 
 import asyncpg
 
-from orderflow.reputation import copy_state, wash_tot
+from orderflow.reputation import copy_state, wallet_split, wash_tot
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_sql import WASH, wash_settings
 
@@ -65,7 +71,7 @@ async def set_local(conn: asyncpg.Connection, settings: ReputationSettings) -> N
 
 
 async def _counterparties(
-    conn: asyncpg.Connection, as_of: object, settings: ReputationSettings
+    conn: asyncpg.Connection, as_of: object, settings: ReputationSettings, _: Beside
 ) -> None:
     """``rep_wash`` over a one-row-per-wallet ``rep_positions`` (what ``TOT`` reads)."""
     thin = wash_tot.THIN.format(only="")
@@ -74,13 +80,20 @@ async def _counterparties(
     await conn.execute(WASH, as_of, *wash_settings(settings))
 
 
-async def _copiers(conn: asyncpg.Connection, as_of: object, settings: ReputationSettings) -> None:
+async def _copiers(
+    conn: asyncpg.Connection, as_of: object, settings: ReputationSettings, _: Beside
+) -> None:
     await copy_state.build(conn, as_of, settings, keep=False)
 
 
-_MAKERS: dict[str, Callable[[asyncpg.Connection, object, ReputationSettings], Awaitable[None]]] = {
+# A table's maker: on the side's connection, ``table`` made (or the query of its rows to send).
+_MAKERS: dict[
+    str,
+    Callable[[asyncpg.Connection, object, ReputationSettings, Beside], Awaitable[str | None]],
+] = {
     COUNTERPARTIES: _counterparties,
     COPIERS: _copiers,
+    wallet_split.SIDE: wallet_split.side,
 }
 
 
@@ -93,12 +106,17 @@ class _Table:
 @dataclass
 class Beside:
     """The side connection's tables, each handed over once (:meth:`take`); ``stages``: seconds
-    the side spent making and sending each."""
+    the side spent making and sending each. ``pivot``: the side scores the wallets from this
+    address on (:mod:`orderflow.reputation.wallet_split`), with the tables the run's connection
+    gives it (:meth:`give`)."""
 
     tables: tuple[str, ...]
     _ready: dict[str, asyncio.Future[_Table]]
+    _given: asyncio.Future[tuple[tuple[str, _Table], ...]]
+    _first: asyncio.Future[int]  # the number of rep_wallets rows the run's connection made
     _task: asyncio.Task[None] | None = None
     stages: dict[str, float] = field(default_factory=dict)
+    pivot: str | None = None
 
     def has(self, table: str) -> bool:
         return table in self._ready
@@ -106,9 +124,34 @@ class Beside:
     async def take(self, conn: asyncpg.Connection, table: str) -> None:
         """``table`` in ``conn``'s transaction (``ON COMMIT DROP``), as the side made it; the
         side's error, if it failed."""
+        await _load(conn, table, await self._ready[table])
+
+    async def append(self, conn: asyncpg.Connection, table: str, into: str) -> None:
+        """``table``'s rows, as the side made them, appended to ``into`` (the same columns)."""
         made = await self._ready[table]
-        await conn.execute(f"CREATE TEMP TABLE {table} ({made.columns}) ON COMMIT DROP")
-        await conn.copy_to_table(table, source=io.BytesIO(made.rows), format="binary")
+        await conn.copy_to_table(into, source=io.BytesIO(made.rows), format="binary")
+
+    def counted(self, rows: int) -> None:
+        """The run's connection made its ``rep_wallets``: ``rows`` rows (:meth:`first`)."""
+        if not self._first.done():
+            self._first.set_result(rows)
+
+    async def first(self) -> int:
+        """On the side: the number of :meth:`counted`, once counted."""
+        return await self._first
+
+    async def give(self, conn: asyncpg.Connection, tables: tuple[str, ...]) -> None:
+        """``tables`` of ``conn``'s transaction sent to the side (:meth:`received`)."""
+        made = tuple([(t, await _dump(conn, t)) for t in tables])
+        if not self._given.done():  # (done: the side was stopped)
+            self._given.set_result(made)
+
+    async def received(self, side: asyncpg.Connection) -> None:
+        """On the side: the tables of :meth:`give`, once given."""
+        started = time.perf_counter()
+        for table, made in await self._given:
+            await _load(side, table, made)
+        self.stages["given"] = round(time.perf_counter() - started, 3)
 
     async def close(self) -> None:
         """Stop the side if it still runs (the run failed or did not ask for everything); its
@@ -123,12 +166,24 @@ class Beside:
                 f.exception()
             elif not f.done():
                 f.cancel()
+        for wanted in (self._given, self._first):
+            if not wanted.done():
+                wanted.cancel()
 
 
-async def _dump(conn: asyncpg.Connection, table: str) -> _Table:
+async def _load(conn: asyncpg.Connection, table: str, made: _Table) -> None:
+    await conn.execute(f"CREATE TEMP TABLE {table} ({made.columns}) ON COMMIT DROP")
+    await conn.copy_to_table(table, source=io.BytesIO(made.rows), format="binary")
+
+
+async def _dump(conn: asyncpg.Connection, table: str, query: str | None = None) -> _Table:
+    """``table``'s columns and rows (``query``'s rows: the same columns)."""
     columns = await conn.fetchval(_COLUMNS, f"pg_temp.{table}")
     buf = io.BytesIO()
-    await conn.copy_from_table(table, output=buf, format="binary")
+    if query is None:
+        await conn.copy_from_table(table, output=buf, format="binary")
+    else:
+        await conn.copy_from_query(query, output=buf, format="binary")
     return _Table(columns=str(columns), rows=buf.getvalue())
 
 
@@ -148,8 +203,8 @@ async def _work(
             await set_local(side, settings)
             for table in beside.tables:
                 started = time.perf_counter()
-                await _MAKERS[table](side, as_of, settings)
-                made = await _dump(side, table)
+                query = await _MAKERS[table](side, as_of, settings, beside)
+                made = await _dump(side, table, query)
                 beside.stages[table] = round(time.perf_counter() - started, 3)
                 beside._ready[table].set_result(made)
         finally:
@@ -182,12 +237,21 @@ async def start(
     *,
     counterparties: bool,
     copiers: bool,
+    pivot: str | None = None,
 ) -> Beside | None:
     """The side's task started in ``conn``'s snapshot (see the module), making ``rep_wash`` if
-    ``counterparties``, then ``rep_copy`` if ``copiers``; None when there is nothing to make or
-    no connection free in ``pool`` (the caller then makes them itself)."""
+    ``counterparties``, then ``rep_copy`` if ``copiers``, then the ``rep_wallets`` rows of the
+    wallets from ``pivot`` on if given (:mod:`orderflow.reputation.wallet_split`); None when
+    there is nothing to make or no connection free in ``pool`` (the caller then makes them
+    itself)."""
     tables = tuple(
-        t for t, wanted in ((COUNTERPARTIES, counterparties), (COPIERS, copiers)) if wanted
+        t
+        for t, wanted in (
+            (COUNTERPARTIES, counterparties),
+            (COPIERS, copiers),
+            (wallet_split.SIDE, pivot is not None),
+        )
+        if wanted
     )
     if not tables or not _free(pool):
         return None
@@ -198,7 +262,13 @@ async def start(
         await pool.release(side)
         raise
     loop = asyncio.get_running_loop()
-    beside = Beside(tables=tables, _ready={t: loop.create_future() for t in tables})
+    beside = Beside(
+        tables=tables,
+        _ready={t: loop.create_future() for t in tables},
+        _given=loop.create_future(),
+        _first=loop.create_future(),
+        pivot=pivot,
+    )
     beside._task = asyncio.create_task(_work(pool, side, snapshot, as_of, settings, beside))
     return beside
 
@@ -214,9 +284,13 @@ async def for_run(
 ) -> Beside | None:
     """A full run's side (:func:`start`): ``rep_wash`` when the positions come from the stored
     sums (the share volumes are read from them), ``rep_copy`` unless the run keeps the COPIER
-    cells (written by the run's own transaction). None: serial (turned off:
-    ``settings.second_connection``, a connection given rather than a pool, or no connection of
-    the pool free)."""
-    if not settings.second_connection or not isinstance(db, asyncpg.Pool):
+    cells (written by the run's own transaction), and the wallets after the cut
+    (:mod:`orderflow.reputation.wallet_split`) when the positions come from the stored sums.
+    None: serial (turned off: ``settings.second_connection``, a connection given rather than a
+    pool, or no connection of the pool free)."""
+    if not settings.second_connection or not isinstance(db, asyncpg.Pool) or not _free(db):
         return None
-    return await start(db, conn, cutoff, settings, counterparties=stored, copiers=not switched)
+    pivot = await wallet_split.pivot(conn) if stored else None
+    return await start(
+        db, conn, cutoff, settings, counterparties=stored, copiers=not switched, pivot=pivot
+    )

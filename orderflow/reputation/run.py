@@ -37,6 +37,7 @@ from orderflow.reputation import (
     positions_sql,
     scores_sql,
     stored_inputs,
+    wallet_split,
     wash_state,
 )
 from orderflow.reputation import evidence_sql as ev
@@ -180,13 +181,15 @@ async def _build(
     ``beside``: the tables the second connection makes (:mod:`orderflow.reputation.beside`)."""
     watch = watch or _Stopwatch()
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored, beside=beside)
-    await conn.execute(ev.WALLETS, settings.hedged_leg_window_secs, legs)
+    await wallet_split.wallets(conn, settings, legs, beside)  # (the side's half: after COPIER)
     watch.lap("wallets")
     if beside is not None and beside.has(beside_mod.COPIERS):
         await beside.take(conn, beside_mod.COPIERS)
     else:
         await copy_state.build(conn, as_of, settings, keep=keep_copies)
     watch.lap("copiers")
+    if await wallet_split.append(conn, beside):
+        watch.lap("wallets_side")
     return await population_step(conn, settings, watch), positions
 
 

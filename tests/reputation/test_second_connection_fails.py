@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from orderflow.errors import DatabaseError
-from orderflow.reputation import beside, run_reputation
+from orderflow.reputation import beside, evidence_sql, run_reputation
 from tests.reputation.builders import Ledger, wallet
 from tests.reputation.test_second_connection import SIDE_STAGES, _stored
 
@@ -25,7 +25,7 @@ async def _killed(conn: asyncpg.Connection, *_: object) -> None:
     await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
-@pytest.mark.parametrize("table", [beside.COUNTERPARTIES, beside.COPIERS])
+@pytest.mark.parametrize("table", [beside.COUNTERPARTIES, beside.COPIERS, "rep_wallets_side"])
 @pytest.mark.parametrize("side", [_fails, _killed], ids=["fails", "killed"])
 async def test_a_side_that_fails_leaves_the_stored_scores(
     pool: asyncpg.Pool,
@@ -60,3 +60,46 @@ async def test_a_side_that_fails_leaves_the_stored_scores(
         "SELECT realized_pnl FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(2)
     )
     assert realized == 10  # sold 50 bought at 0.40 for 0.60
+
+
+# The wallets statement of one connection, failing (an error) or killed (its backend
+# terminated) once the side has built its positions and taken the closing lines: $1, $2 read.
+_WALLETS_FAILS = "SELECT 1 / 0 WHERE $1::int IS NOT NULL AND $2::timestamptz IS NULL"
+_WALLETS_KILLED = (
+    "SELECT pg_terminate_backend(pg_backend_pid()) WHERE $1::int IS NOT NULL"
+    " OR $2::timestamptz IS NULL"
+)
+
+
+@pytest.mark.parametrize("statement", [_WALLETS_FAILS, _WALLETS_KILLED], ids=["fails", "killed"])
+async def test_a_side_that_fails_in_its_wallets_leaves_the_stored_scores(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> None:
+    """The side's half of the wallets (orderflow.reputation.wallet_split) fails while the run's
+    connection scores its own half: the run fails, nothing stored changes."""
+    led = Ledger()
+    for who in range(1, 7):
+        led.trade(who, "BUY", "100", "0.40", market_no=who, taker_aggregate=True)
+    await led.flush(pool)
+    await run_reputation(pool, full=True)
+    led.trade(2, "SELL", "50", "0.60", market_no=2, at=timedelta(hours=1), taker_aggregate=True)
+    await led.flush(pool)
+    before = await _stored(pool)
+
+    with monkeypatch.context() as m:
+        m.setattr(evidence_sql, "WALLETS", statement)  # the side's; the run's own is MINE
+        with pytest.raises(DatabaseError, match="reputation run failed"):
+            await run_reputation(pool, full=True)
+    assert await _stored(pool) == before  # nothing written, no history
+    idle_in_tx = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state LIKE 'idle in transaction%'"
+    )
+    assert idle_in_tx == 0
+
+    summary = await run_reputation(pool, full=True)
+    assert "beside_rep_wallets_side" in summary.stages
+    realized = await pool.fetchval(
+        "SELECT realized_pnl FROM orderflow_wallet_stats WHERE wallet_address = $1", wallet(2)
+    )
+    assert realized == 10
