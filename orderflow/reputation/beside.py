@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -103,6 +103,13 @@ class _Table:
     rows: bytes  # binary COPY
 
 
+# A streamed table's binary COPY on its way: chunks, then None (the end) or the side's error.
+_Chunks = asyncio.Queue[bytes | BaseException | None]
+# Chunks in flight at most (asyncpg's are ≈ 64 kB): the side's rows never held whole in memory
+# (≈ 370 MB for the wallets statement's half at 1 M wallets).
+_IN_FLIGHT = 32
+
+
 @dataclass
 class Beside:
     """The side connection's tables, each handed over once (:meth:`take`); ``stages``: seconds
@@ -114,12 +121,13 @@ class Beside:
     _ready: dict[str, asyncio.Future[_Table]]
     _given: asyncio.Future[tuple[tuple[str, _Table], ...]]
     _first: asyncio.Future[int]  # the number of rep_wallets rows the run's connection made
+    _streams: dict[str, _Chunks] = field(default_factory=dict)  # sent as made (:meth:`append`)
     _task: asyncio.Task[None] | None = None
     stages: dict[str, float] = field(default_factory=dict)
     pivot: str | None = None
 
     def has(self, table: str) -> bool:
-        return table in self._ready
+        return table in self._ready or table in self._streams
 
     async def take(self, conn: asyncpg.Connection, table: str) -> None:
         """``table`` in ``conn``'s transaction (``ON COMMIT DROP``), as the side made it; the
@@ -127,9 +135,17 @@ class Beside:
         await _load(conn, table, await self._ready[table])
 
     async def append(self, conn: asyncpg.Connection, table: str, into: str) -> None:
-        """``table``'s rows, as the side made them, appended to ``into`` (the same columns)."""
-        made = await self._ready[table]
-        await conn.copy_to_table(into, source=io.BytesIO(made.rows), format="binary")
+        """``table``'s rows (streamed: copied in as the side sends them) appended to ``into``
+        (the same columns); the side's error, if it failed."""
+        chunks = self._streams[table]
+
+        async def rows() -> AsyncIterator[bytes]:
+            while (chunk := await chunks.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield chunk
+
+        await conn.copy_to_table(into, source=rows(), format="binary")
 
     def counted(self, rows: int) -> None:
         """The run's connection made its ``rep_wallets``: ``rows`` rows (:meth:`first`)."""
@@ -176,6 +192,20 @@ async def _load(conn: asyncpg.Connection, table: str, made: _Table) -> None:
     await conn.copy_to_table(table, source=io.BytesIO(made.rows), format="binary")
 
 
+async def _send(conn: asyncpg.Connection, query: str | None, chunks: _Chunks) -> None:
+    """``query``'s rows as binary COPY chunks into ``chunks`` (waiting while it is full)."""
+    assert query is not None  # a streamed table's maker says what to send
+    await conn.copy_from_query(query, output=chunks.put, format="binary")
+    await chunks.put(None)
+
+
+def _fail(chunks: _Chunks, exc: BaseException) -> None:
+    """The side failed: what was on its way dropped, the error next for the reader."""
+    while not chunks.empty():
+        chunks.get_nowait()
+    chunks.put_nowait(exc)
+
+
 async def _dump(conn: asyncpg.Connection, table: str, query: str | None = None) -> _Table:
     """``table``'s columns and rows (``query``'s rows: the same columns)."""
     columns = await conn.fetchval(_COLUMNS, f"pg_temp.{table}")
@@ -204,13 +234,19 @@ async def _work(
             for table in beside.tables:
                 started = time.perf_counter()
                 query = await _MAKERS[table](side, as_of, settings, beside)
-                made = await _dump(side, table, query)
+                if table in beside._streams:
+                    await _send(side, query, beside._streams[table])
+                else:
+                    made = await _dump(side, table, query)
+                    beside._ready[table].set_result(made)
                 beside.stages[table] = round(time.perf_counter() - started, 3)
-                beside._ready[table].set_result(made)
         finally:
             with contextlib.suppress(Exception):  # a cancelled statement: the pool resets it
                 await tx.rollback()
     except BaseException as exc:
+        for table, chunks in beside._streams.items():
+            if table not in beside.stages:  # (a stage's time: all of it sent)
+                _fail(chunks, exc)
         for f in beside._ready.values():
             if f.done():
                 continue
@@ -262,11 +298,14 @@ async def start(
         await pool.release(side)
         raise
     loop = asyncio.get_running_loop()
+    # the side's wallets: last (it waits for the run's count, and the run reads it last)
+    streamed = {wallet_split.SIDE} & set(tables)
     beside = Beside(
         tables=tables,
-        _ready={t: loop.create_future() for t in tables},
+        _ready={t: loop.create_future() for t in tables if t not in streamed},
         _given=loop.create_future(),
         _first=loop.create_future(),
+        _streams={t: asyncio.Queue(_IN_FLIGHT) for t in streamed},
         pivot=pivot,
     )
     beside._task = asyncio.create_task(_work(pool, side, snapshot, as_of, settings, beside))
