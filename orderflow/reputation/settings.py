@@ -47,8 +47,9 @@ class ReputationSettings(FlagSettings):
         default=True,
         description="A full run makes its counterparty and COPIER evidence on a second "
         "connection of the pool, in the run's snapshot, beside the positions and the closing "
-        "lines (the machine's second core; the same rows: docs/reputation.md \"The second "
-        'core"). false: one connection, every stage in turn.',
+        "lines, and (from the stored sums) the wallets statement of the wallets after a cut "
+        "address beside the others' (the machine's second core; the same rows: "
+        'docs/reputation.md "The second core"). false: one connection, every stage in turn.',
     )
     incremental_max_share: float = Field(
         default=0.5,
