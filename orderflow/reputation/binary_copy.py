@@ -16,7 +16,7 @@ a ``bytea`` of float8 values packed by ``float8send`` (:func:`packed`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -51,17 +51,36 @@ def _record(columns: Sequence[tuple[str, str]]) -> np.dtype[np.void]:
     return np.dtype(fields)
 
 
-def encode(columns: Sequence[tuple[str, str]], values: Mapping[str, npt.ArrayLike]) -> bytes:
+# Rows encoded per chunk of :func:`encode_chunks` (a few MB: the stream is never held whole).
+_CHUNK_ROWS = 1 << 15
+
+
+def encode_chunks(
+    columns: Sequence[tuple[str, str]], values: Mapping[str, npt.ArrayLike]
+) -> Iterator[bytes]:
     """The COPY ... FROM STDIN (FORMAT binary) stream of ``values`` (one array per column,
-    all of one length) for ``columns`` = ((name, PostgreSQL type), ...) in table order."""
+    all of one length) for ``columns`` = ((name, PostgreSQL type), ...) in table order, in
+    chunks of :data:`_CHUNK_ROWS` rows. Built whole, the stream was three copies of itself at
+    its peak (the records, their bytes, the bytes with header and trailer): 930 MB for the
+    310 MB of a million wallets' scores, on top of the arrays."""
     record = _record(columns)
-    n = len(np.asarray(values[columns[0][0]])) if columns else 0
-    rows = np.empty(n, dtype=record)
-    rows["_n"] = len(columns)
-    for name, pg_type in columns:
-        rows[f"_len_{name}"] = np.dtype(TYPES[pg_type]).itemsize
-        rows[name] = np.asarray(values[name])
-    return HEADER + rows.tobytes() + TRAILER
+    arrays = {name: np.asarray(values[name]) for name, _ in columns}
+    n = len(arrays[columns[0][0]]) if columns else 0
+    yield HEADER
+    for lo in range(0, n, _CHUNK_ROWS):
+        hi = min(lo + _CHUNK_ROWS, n)
+        rows = np.empty(hi - lo, dtype=record)
+        rows["_n"] = len(columns)
+        for name, pg_type in columns:
+            rows[f"_len_{name}"] = np.dtype(TYPES[pg_type]).itemsize
+            rows[name] = arrays[name][lo:hi]
+        yield rows.tobytes()
+    yield TRAILER
+
+
+def encode(columns: Sequence[tuple[str, str]], values: Mapping[str, npt.ArrayLike]) -> bytes:
+    """:func:`encode_chunks`' stream whole."""
+    return b"".join(encode_chunks(columns, values))
 
 
 # Rows converted per step of :func:`decode`: a step's slice of a run of columns (a few MB) is
@@ -160,6 +179,11 @@ async def write(
     columns: Sequence[tuple[str, str]],
     values: Mapping[str, npt.ArrayLike],
 ) -> None:
-    """``values`` into ``table`` (its columns in ``columns``' order and types), by binary COPY."""
-    # a memoryview: asyncpg would take bytes for a file name
-    await conn.copy_to_table(table, source=memoryview(encode(columns, values)), format="binary")
+    """``values`` into ``table`` (its columns in ``columns``' order and types), by binary COPY,
+    sent as it is encoded (:func:`encode_chunks`)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in encode_chunks(columns, values):
+            yield chunk
+
+    await conn.copy_to_table(table, source=chunks(), format="binary")
