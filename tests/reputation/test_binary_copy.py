@@ -136,7 +136,7 @@ async def test_written_as_it_is_encoded_never_whole(pool: asyncpg.Pool) -> None:
     million wallets' scores) is never held whole. Built whole, it was three copies of itself at
     its peak: ``traced peak 3.0 times the stream`` (tracemalloc counts numpy's buffers)."""
     n = 1_000_000
-    values = {
+    values: dict[str, np.ndarray] = {
         "i": np.arange(n, dtype=np.int32),
         "s": np.zeros(n, dtype=np.int16),
         "b": np.arange(n, dtype=np.int64),
