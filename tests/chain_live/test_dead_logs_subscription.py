@@ -33,6 +33,24 @@ from tests.chain_live.test_bloom import ELSEWHERE, FILTER, block_logs
 pytestmark = pytest.mark.anvil
 
 
+async def _fill_past_a_dead_subscription(
+    anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool, order_hash: int
+) -> None:
+    """The relay withholds every log notification from now on (the node's logs subscription
+    died), heads pass; a fill is mined: once the checkpoint is past its block, every fill of
+    the chain is stored."""
+    relay.hold(logs_only=True)
+    await anvil.emit(order_filled_v2(order_hash=order_hash))
+    fill_block = await anvil.head()
+    await anvil.mine(3)
+
+    async def past_the_fill() -> bool:
+        return (await checkpoint(pool) or 0) >= fill_block
+
+    await wait_until(past_the_fill, what="the checkpoint past the fill's block")
+    assert await stored_trades(pool) == await canonical_fills(anvil)
+
+
 async def test_a_logs_subscription_gone_silent_while_heads_go_on_loses_no_fill(
     anvil: Anvil, relay: WsRelay, pool: asyncpg.Pool
 ) -> None:
@@ -42,16 +60,7 @@ async def test_a_logs_subscription_gone_silent_while_heads_go_on_loses_no_fill(
     listener = Listener(pool, make_settings(relay.ws_url))
     async with running(listener) as task:
         await wait_until(streaming(listener), what="streaming")
-        relay.hold(logs_only=True)  # the logs subscription is dead from now on, heads pass
-        await anvil.emit(order_filled_v2(order_hash=80))
-        fill_block = await anvil.head()
-        await anvil.mine(3)
-
-        async def past_the_fill() -> bool:
-            return (await checkpoint(pool) or 0) >= fill_block
-
-        await wait_until(past_the_fill, what="the checkpoint past the fill's block")
-        assert await stored_trades(pool) == await canonical_fills(anvil)
+        await _fill_past_a_dead_subscription(anvil, relay, pool, order_hash=80)
         relay.release()
         live = await anvil.emit(order_filled_v2(order_hash=81))
 
@@ -162,16 +171,7 @@ async def test_a_read_by_hash_a_lagging_backend_refuses_reads_the_block_with_eth
         async with running(listener) as task:
             await wait_until(streaming(listener), what="streaming")
             sessions = listener.state.sessions
-            relay.hold(logs_only=True)
-            await anvil.emit(order_filled_v2(order_hash=110))
-            fill_block = await anvil.head()
-            await anvil.mine(3)
-
-            async def past_the_fill() -> bool:
-                return (await checkpoint(pool) or 0) >= fill_block
-
-            await wait_until(past_the_fill, what="the checkpoint past the fill's block")
-            assert await stored_trades(pool) == await canonical_fills(anvil)
+            await _fill_past_a_dead_subscription(anvil, relay, pool, order_hash=110)
             assert listener.state.sessions == sessions  # no reconnect for it
             assert not task.done()
     assert len(refused) == 1
