@@ -16,30 +16,10 @@ from decimal import Decimal
 import asyncpg
 
 from orderflow.execution import order_queries
-from orderflow.execution.engine import Executor
 from orderflow.execution.live import LiveBroker
-from tests.execution.conftest import TOKEN_NO, TOKEN_YES, add_trade, follow
+from tests.execution.conftest import TOKEN_NO, TOKEN_YES, follow
 from tests.execution.fake_clob import FakeClob
-from tests.execution.livekit import Clock, age_exits, live_executor, live_strategy
-
-
-async def _resting_exit(
-    pool: asyncpg.Pool, dsn: str, clob: FakeClob, live: LiveBroker
-) -> tuple[Executor, Clock, Decimal, asyncpg.Record]:
-    """A live strategy's position in TOKEN_YES, and its exit resting at the exchange (nobody
-    bids): the executor, its clock, the shares held and the exit's order row."""
-    await live_strategy(pool)
-    clock = Clock()
-    ex = live_executor(pool, dsn, live, clock=clock)
-    await follow(pool, ex, token_id=TOKEN_YES, price="0.50")
-    held = await pool.fetchval("SELECT shares FROM orderflow_positions")
-    clob.markets[TOKEN_YES].bids.pop(TOKEN_YES, None)  # nobody bids: the exit rests
-    async with pool.acquire() as conn:
-        await add_trade(conn, side="SELL", token_id=TOKEN_YES, price="0.49")
-    await ex.catch_up()
-    await ex.worker.drain()
-    sell = await pool.fetchrow("SELECT * FROM orderflow_orders WHERE side = 'SELL'")
-    return ex, clock, held, sell
+from tests.execution.livekit import age_exits, live_executor, live_strategy, resting_exit
 
 
 async def test_shares_matched_before_a_close_count_until_their_trades_are_listed(
@@ -78,7 +58,7 @@ async def test_an_exit_tried_again_sells_only_what_the_exchange_left_unsold(
     """The exit rested; a counterparty took 100 shares of it, which the account's trades do not
     list yet, and it expired. The next try sells what the wallet still holds, not the whole
     position the books show (a SELL larger than what is held, refused by the exchange)."""
-    ex, clock, held, sell = await _resting_exit(pool, dsn, clob, live)
+    ex, clock, held, sell = await resting_exit(pool, dsn, clob, live)
     assert sell["status"] == "OPEN"
     clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))
     clob.clock_offset += 600  # ten minutes later, the exit has expired at the exchange ...
@@ -117,7 +97,7 @@ async def test_the_wallet_squaring_and_the_limits_end_the_late_fill_window_on_on
     and the limits' on the executor's: an executor's clock ahead of the database's left the
     shares "on their way" for the squaring after the limits had let them go, and the position
     kept 100 shares the wallet did not hold."""
-    ex, clock, held, sell = await _resting_exit(pool, dsn, clob, live)
+    ex, clock, held, sell = await resting_exit(pool, dsn, clob, live)
     clob.unlisted.add(clob.fill(sell["exchange_order_id"], Decimal(100)))  # never listed
     clob.clock_offset += 600
     assert clob.live_orders() == []
@@ -156,7 +136,7 @@ async def test_a_failed_trade_of_an_exit_is_not_taken_for_shares_matched_unliste
     not listed yet". Until 7 Dec 2026 (session 45) the close took ``size_matched`` against the
     fills net of the reversal, counted the 100 as sold unlisted, and the retry sold 100 short:
     ``assert [('FILLED', Decimal('300.160000'))] == [('FILLED', Decimal('400.160000'))]``."""
-    ex, clock, held, sell = await _resting_exit(pool, dsn, clob, live)
+    ex, clock, held, sell = await resting_exit(pool, dsn, clob, live)
     assert sell["status"] == "OPEN"
     trade = clob.fill(sell["exchange_order_id"], Decimal(100))
     await ex.maintenance()  # the 100 booked
