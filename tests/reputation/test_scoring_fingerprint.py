@@ -14,8 +14,9 @@ from types import ModuleType
 from orderflow.reputation import stored_inputs
 
 PACKAGE = "orderflow.reputation"
-# its values are in the fingerprint (the settings' JSON), not its code
-VALUES_ONLY = {"settings"}
+# their values are in the fingerprint (the settings' JSON), not their code (flag_settings: the
+# behaviour flags' part of ReputationSettings)
+VALUES_ONLY = {"settings", "flag_settings"}
 
 
 def _imports(module: str) -> set[str]:
