@@ -216,14 +216,15 @@ class TradeSettlement:
         if amounts.shares <= 0:
             return None
         key = trade_id + REVERSAL_SUFFIX
+        now = self.clock()  # the reversal's and the order's close: one instant
         if not await tq.insert_reversal(
-            conn, fill_id, key, amounts.shares, amounts.usdc, amounts.fee, self.clock()
+            conn, fill_id, key, amounts.shares, amounts.usdc, amounts.fee, now
         ):
             return None  # booked before (a restart in between): never twice
         await restate_position(conn, int(net["position_id"]))
         status, reason = order_after_reversal(order["status"], found, asked)
         if status is not None:
-            await tq.set_order_status(conn, order_id, status, reason, self.clock())
+            await tq.set_order_status(conn, order_id, status, reason, now)
         fresh = await order_queries.order_row(conn, order_id)
         if Decimal(fresh["filled_shares"]) <= 0:
             closed = fresh["status"] not in ("OPEN", "INTENT")
