@@ -80,8 +80,10 @@ _SCORING_CODE = (
 )
 
 
-# Settings that choose how a run computes, not what: they do not make the stored inputs stale.
-_RUN_ONLY = {"incremental_max_share"}
+# Settings of how a run is carried out, not of what it computes: changing one keeps the stored
+# inputs valid (tests/reputation/test_scoring_fingerprint.py). Not work_mem nor
+# parallel_workers: a plan they change may add floating-point figures in another order.
+_RUN_ONLY = {"calculation_interval_secs", "second_connection", "incremental_max_share"}
 
 
 def fingerprint(settings: ReputationSettings) -> str:
