@@ -18,7 +18,7 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 from orderflow.chain.line_rules import BOM, not_utf8, shown
 from orderflow.history.copy_text import copy_fields, copy_rows, read_header
@@ -39,6 +39,9 @@ from orderflow.history.row_batches import (
     json_row,
 )
 from orderflow.history.utf8 import fields_not_utf8
+
+# why the rows read are not the whole file (RowReader._break)
+_Break = Literal["gzip", "unended", "unclosed", "unread", "unreadable", "header"]
 
 csv.field_size_limit(16 * 1024 * 1024)  # Gamma rows carry long descriptions
 
@@ -203,18 +206,30 @@ class RowReader:
             return True
         return self._gzip is not None and self._gzip.broken is not None and not self._gzip.ends_line
 
+    def _break(self) -> _Break | None:
+        """Why the rows read are not the whole file, checked in this order (None: whole):
+        ``gzip`` (its compressed stream broke off), ``unended`` (a last line without its end),
+        ``unclosed`` (a JSON array not closed), ``unread`` (text after its arrays not read),
+        ``unreadable`` (a Parquet file's row groups), ``header`` (a header of other columns)."""
+        if self._gzip is not None and self._gzip.broken is not None:
+            return "gzip"
+        if self._unended:
+            return "unended"
+        if self._json is not None and self._json.scan.unclosed:
+            return "unclosed"
+        if self._json is not None and self._json.scan.unread:
+            return "unread"
+        if self._unreadable:
+            return "unreadable"
+        if self._headers is not None and self._headers.other is not None:
+            return "header"
+        return None
+
     @property
     def ended_early(self) -> bool:
-        """The rows read end before the file's own end: cut short (a compressed stream broken
-        off, a last line without its end, a JSON array not closed), text after its arrays not
-        read, or a header of other columns — what :meth:`check_whole` refuses, but for a
-        Parquet file's unreadable row groups (their rows are missing in the middle)."""
-        return (
-            self._unended
-            or (self._gzip is not None and self._gzip.broken is not None)
-            or (self._json is not None and (self._json.scan.unclosed or self._json.scan.unread))
-            or (self._headers is not None and self._headers.other is not None)
-        )
+        """The rows read end before the file's own end: what :meth:`check_whole` refuses, but
+        for a Parquet file's unreadable row groups (their rows are missing in the middle)."""
+        return self._break() not in (None, "unreadable")
 
     def check_whole(self) -> None:
         """HistoryError if the file was cut short: its compressed stream broke off
@@ -223,18 +238,28 @@ class RowReader:
         of its price and size) or it ended inside a JSON array (``json_array.Scan``). Called
         once its rows are imported (the one the cut split is a dead letter), before any
         hand-over."""
-        if self._gzip is not None and self._gzip.broken is not None:
+        why = self._break()
+        if why is None:
+            return
+        if why == "header":
+            assert self._headers is not None
+            self._headers.check()
+            return
+        if why == "gzip":
+            assert self._gzip is not None
             done, size = self.position()
             how = (
                 f"the compressed file breaks off after {done:,} of {size or 0:,} bytes "
                 f"({self._gzip.broken})"
             )
-        elif self._unended:
+        elif why == "unended":
             how = "the file ends inside its last row, without a line end"
-        elif self._json is not None and self._json.scan.unclosed:
+        elif why == "unclosed":
+            assert self._json is not None
             rows = self._json.scan.rows
             how = f"the JSON array does not close: the file ends inside it, after row {rows:,}"
-        elif self._json is not None and self._json.scan.unread:
+        elif why == "unread":
+            assert self._json is not None
             raise HistoryError(
                 f"{self.path.name}: after its JSON arrays the file goes on with text that is no "
                 f"array, longer than {MAX_ELEMENT_CHARS:,} characters (row "
@@ -242,18 +267,13 @@ class RowReader:
                 'and no checkpoint was moved; make it JSON lines (jq -c \'if type == "array" '
                 "then .[] else . end') and import that (nothing is stored twice)"
             )
-        elif self._unreadable:
+        else:  # unreadable
             raise HistoryError(
                 f"{self.path.name}: unreadable Parquet data ({'; '.join(self._unreadable)}): "
                 "the other rows are imported and the unreadable ones are a dead letter each "
                 "group, no checkpoint was moved; import a good copy of the file (nothing is "
                 "stored twice)"
             )
-        elif self._headers is not None and self._headers.other is not None:
-            self._headers.check()
-            return
-        else:
-            return
         raise HistoryError(
             f"{self.path.name}: {how}: the rows before the cut are imported and a row it split "
             "is a dead letter, no checkpoint was moved; import the whole file again (nothing "
