@@ -94,6 +94,8 @@ class Backfiller:
     Deeper blocks are not checked: a reorg below the window is a ReorgError anyway.
 
     ``result_caps``: reply lengths that may mean a silent truncation (``GETLOGS_RESULT_CAPS``).
+    ``count_rows``: whether the logs and trades counters count what it reads (not for the
+    confirming read, :mod:`orderflow.chain.confirming`, which reads blocks stored already).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class Backfiller:
         untimed_conditions: bool = False,
         on_range: Callable[[int, int], None] | None = None,
         result_caps: Collection[int] = KNOWN_RESULT_CAPS,
+        count_rows: bool = True,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -129,6 +132,7 @@ class Backfiller:
         self.untimed_conditions = untimed_conditions
         self.on_range = on_range
         self.result_caps = frozenset(result_caps)
+        self.count_rows = count_rows  # False: a re-read, whose logs were counted when stored
         self._tracer = telemetry.tracer("orderflow.chain.backfill")
         self.log_filter = log_filter if log_filter is not None else addresses.log_filter()
         self._refusals = RangeRefusals(ranges, metrics)
@@ -169,8 +173,14 @@ class Backfiller:
         *,
         progress: Progress | None = None,
         bulk: bool = False,
+        recent_from: int | None = None,
     ) -> BackfillReport:
         """Store [from_block, to_block]; ``progress`` (unit: blocks, count: logs) follows it.
+
+        ``recent_from``: the lowest block that can still reorganise (its logs checked against
+        headers, its bloom among the run's top blocks); default: ``verify_depth`` below
+        ``to_block`` (a run reaching the head). The confirming read, far below the head, passes
+        the head's window instead.
 
         The next range is fetched, checked and decoded while the one before it is stored
         (:data:`_AHEAD` ranges ahead), so the node's replies and the decoding overlap the
@@ -184,7 +194,11 @@ class Backfiller:
         """
         report = BackfillReport(from_block, to_block)
         folds = FoldSchedule() if bulk else None
-        self._reader.restart(to_block - self.verify_depth + 1, to_block - LAG_CHECK_BLOCKS + 1)
+        verify_from = to_block - self.verify_depth + 1
+        lag_from = to_block - LAG_CHECK_BLOCKS + 1
+        if recent_from is not None:  # nothing deeper than the head's window is checked
+            verify_from, lag_from = recent_from, max(recent_from, lag_from)
+        self._reader.restart(verify_from, lag_from)
         queue: asyncio.Queue[ReadRange | Exception | None] = asyncio.Queue()
         slots = asyncio.Semaphore(1 + _AHEAD)  # the range being stored and those read ahead
         # held until its end built the deferred indexes: the listener's recovery keeps off
@@ -196,6 +210,7 @@ class Backfiller:
                     if isinstance(item, Exception):
                         raise item
                     stats = await self._store(item, report, bulk=bulk)
+                    report.count_new(stats)
                     slots.release()
                     if folds is not None and folds.due(stats.trades):
                         await fold_in(self.pool)
@@ -330,7 +345,8 @@ class Backfiller:
                     self.window.add(header)
         report.count(item, batch, rows)
         if self.metrics:
-            self.metrics.count_batch(batch, rows)
+            if self.count_rows:
+                self.metrics.count_batch(batch, rows)
             self.metrics.getlogs_cap_splits.add(item.splits)
             self.metrics.getlogs_narrowed_blocks.add(item.narrowed_blocks)
             self.metrics.getlogs_capped_blocks.add(item.capped_blocks)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from orderflow.chain.backfill_read import ReadRange
 from orderflow.chain.copy_render import CopyRows
 from orderflow.chain.events import DecodedBatch
+from orderflow.chain.store_stats import StoreStats
 
 
 @dataclass
@@ -28,7 +29,15 @@ class BackfillReport:
     capped_blocks: int = 0  # single blocks still at a result cap, taken as returned
     behind: int = 0  # replies short of a block's logs (a lagging backend): read again
     bloom_false_positives: int = 0  # blocks whose bloom matched, none of our logs by hash
+    new_rows: int = 0  # fills and matches not stored before, past those a fork's replaced
     range_sizes: list[int] = field(default_factory=list)
+
+    def count_new(self, stats: StoreStats) -> None:
+        """Add a stored range's new fills and matches: those not stored before (a replay or a
+        re-read of a whole block adds none), less the rows of another fork they replaced (a
+        reorg's new rows are not logs a node left out)."""
+        new = stats.trades + stats.matches
+        self.new_rows += max(0, new - stats.replaced_trades - stats.replaced_matches)
 
     def count(self, item: ReadRange, batch: DecodedBatch, rows: CopyRows | None) -> None:
         """Add a stored range: its reply's figures and what its batch held (``rows``: the fills

@@ -93,6 +93,22 @@ class IngestMetrics:
                 "cap: stored as returned, possibly incomplete (alert on any)"
             ),
         )
+        self.confirming_reads = meter.create_counter(
+            "orderflow_listener_confirming_reads",
+            unit="{read}",
+            description=(
+                "Trailing, confirming reads: stored blocks CONFIRM_DEPTH_BLOCKS deep read again "
+                "with eth_getLogs, a range of CONFIRM_RANGE_BLOCKS at a time"
+            ),
+        )
+        self.confirming_read_found = meter.create_counter(
+            "orderflow_listener_confirming_read_found",
+            unit="{log}",
+            description=(
+                "Fills and matches the confirming read stored that were not stored before: left "
+                "out of a block by the logs subscription or an eth_getLogs reply (alert on any)"
+            ),
+        )
         self.head_lag = meter.create_gauge(
             "orderflow_listener_head_lag_blocks",
             unit="{block}",

@@ -21,6 +21,8 @@ class ListenerState:
     reorgs: int = 0
     sessions: int = 0
     conditions_synced: bool = False
+    confirmed: int | None = None  # the confirming read's mark (orderflow.chain.confirming)
+    confirm_found: int = 0  # fills and matches it stored that had been left out
 
     @property
     def lag(self) -> int | None:

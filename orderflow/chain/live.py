@@ -170,6 +170,7 @@ class LiveSession(LiveResync):
         self.last_head = header
         self._saw_head_number(header.number)
         await self.flush()
+        await self.confirming.after_head(header.number, self.state.checkpoint)
         self._heads_seen += 1
         if self._heads_seen % _PRUNE_EVERY_HEADS == 0:
             async with self.pool.acquire() as conn:

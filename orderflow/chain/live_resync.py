@@ -181,9 +181,11 @@ class LiveResync(LiveStore):
             start = self.settings.start_block
             if start is None:
                 await self._start_fresh_at(max(target, 0))
+                await self.confirming.load(head, max(target, 0))
                 return
         else:
             start = cp.block_number + 1
+        await self.confirming.load(head, start - 1)
         if start <= target:
             blocks = target - start + 1
             long = blocks >= LONG_BACKFILL_BLOCKS
@@ -269,6 +271,7 @@ class LiveResync(LiveStore):
         self.window.drop_from(fork)
         async with self.pool.acquire() as conn:
             await rollback_from(conn, self.chain_id, fork)
+        self.confirming.rewound(fork)  # rollback_from rewound its stored mark too
         await self._load_checkpoint()
 
 

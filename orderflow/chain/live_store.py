@@ -36,6 +36,7 @@ from orderflow.chain.backfill import (
 from orderflow.chain.backfill_headers import HeaderCache, block_of, block_rows, fill_timestamps
 from orderflow.chain.backfill_read import bloom_misses
 from orderflow.chain.checkpoints import Checkpoint, rewind_checkpoint
+from orderflow.chain.confirming import CONFIRMED, ConfirmingRead
 from orderflow.chain.decode import decode_batch_async
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.listener_state import ListenerState
@@ -90,6 +91,16 @@ class LiveStore:
             window=window,
             verify_depth=settings.reorg_window_blocks,
             result_caps=settings.getlogs_result_caps,
+        )
+        self.confirming = ConfirmingRead(
+            pool,
+            backfill_client,
+            settings,
+            state=state,
+            metrics=metrics,
+            window=window,
+            ranges=ranges,
+            headers=self.headers,
         )
         self.buffer: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
         self.pending_since: float | None = None
@@ -158,6 +169,7 @@ class LiveStore:
             return
         async with self.pool.acquire() as conn:
             await rewind_checkpoint(conn, self.chain_id, STREAM, low - 1)
+            await rewind_checkpoint(conn, self.chain_id, CONFIRMED, low - 1)  # read again too
         self.state.checkpoint = low - 1
         log.warning(
             "checkpoint moved back: the next session reads these blocks again",

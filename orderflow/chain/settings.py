@@ -160,6 +160,29 @@ class ListenerSettings(CommonSettings):
             "listener with an error instead of guessing (at most 21,600: half a day)."
         ),
     )
+    confirm_depth_blocks: int = Field(
+        default=64,
+        validation_alias="CONFIRM_DEPTH_BLOCKS",
+        ge=0,
+        le=REORG_WINDOW_MAX,
+        description=(
+            "The trailing, confirming read: blocks this deep below the head (and at or below "
+            "the checkpoint) are read again with eth_getLogs and whatever the subscription or an "
+            "earlier reply left out is stored (64: 128 s on Polygon, twice the bloom check's 32 "
+            "blocks: a backend lagging less than that answers it whole)."
+        ),
+    )
+    confirm_range_blocks: int = Field(
+        default=32,
+        validation_alias="CONFIRM_RANGE_BLOCKS",
+        ge=0,
+        le=10_000,
+        description=(
+            "The confirming read runs once this many blocks are due (one eth_getLogs per "
+            "range, one range every this many heads; 32: about 56 an hour on Polygon). "
+            "0: no confirming read."
+        ),
+    )
     reputation_changes_max_rows: int = Field(
         default=10_000_000,
         validation_alias="REPUTATION_CHANGES_MAX_ROWS",

@@ -151,13 +151,17 @@ class WsRelay:
     ``removed: true``; anvil does neither on its own. ``drop_heads`` makes the relay swallow
     every head notification while it is true (logs and replies pass untouched).
     ``hold()`` keeps every later notification back until ``send_held(n)`` passes on the first
-    n of them (a node whose messages come in bursts, timed by the test).
+    n of them (a node whose messages come in bursts, timed by the test). ``withhold`` drops
+    every log notification it says True of (``withheld`` lists them): a node sending some of
+    a block's logs and not others.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.drop_heads = False
         self.dropped: list[int] = []
+        self.withhold: Callable[[dict[str, Any]], bool] | None = None
+        self.withheld: list[dict[str, Any]] = []
         self.port = 0
         self._server: Any = None
         self._holding = False
@@ -210,14 +214,19 @@ class WsRelay:
         return True
 
     def _keep(self, message: str | bytes) -> bool:
-        if not self.drop_heads:
+        if not self.drop_heads and self.withhold is None:
             return True
         try:
             parsed = json.loads(message)
             result = parsed["params"]["result"]
         except (ValueError, KeyError, TypeError):
             return True
-        if parsed.get("method") == "eth_subscription" and "parentHash" in result:
+        if parsed.get("method") != "eth_subscription" or not isinstance(result, dict):
+            return True
+        if self.withhold is not None and "parentHash" not in result and self.withhold(result):
+            self.withheld.append(result)
+            return False
+        if self.drop_heads and "parentHash" in result:
             self.dropped.append(int(result["number"], 16))
             return False
         return True
