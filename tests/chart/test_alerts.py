@@ -54,6 +54,7 @@ _SEVERITY = {
     "OrderflowLogsPossiblyMissing": "critical",
     "OrderflowShortLogReplies": "warning",
     "OrderflowLogsSubscriptionMissing": "warning",
+    "OrderflowConfirmingReadFound": "warning",
     "OrderflowDeadLetters": "warning",
     "OrderflowListenerReconnecting": "warning",
     "OrderflowExecutorDown": "critical",
@@ -138,6 +139,7 @@ HEALTHY = {
     "capped": (f"orderflow_listener_getlogs_capped_blocks_total{{{LISTENER}}}", "0x150"),
     "behind": (f"orderflow_listener_getlogs_behind_total{{{LISTENER}}}", "0x150"),
     "missed": (f"orderflow_listener_subscription_missed_blocks_total{{{LISTENER}}}", "0x150"),
+    "found late": (f"orderflow_listener_confirming_read_found_total{{{LISTENER}}}", "0x150"),
     "filled": (f'orderflow_orders_total{{{EXECUTOR},mode="live",status="FILLED"}}', "0+2x150"),
     "fast": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="0.01"}}', "0+10x150"),
     "second": (f'orderflow_signal_latency_seconds_bucket{{{EXECUTOR},le="1.0"}}', "0+10x150"),
@@ -214,6 +216,16 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
                 _silent("OrderflowLogsSubscriptionMissing", "39m"),
                 _fires("OrderflowLogsSubscriptionMissing", "42m"),
                 _silent("OrderflowLogsSubscriptionMissing", "2h"),
+            ],
+        ),
+        # two fills left out of their blocks, stored by the confirming read at minute 41: at
+        # once, for the hour after
+        _case(
+            _series(**{"found late": "0x40 2x110"}),
+            [
+                _silent("OrderflowConfirmingReadFound", "39m"),
+                _fires("OrderflowConfirmingReadFound", "42m"),
+                _silent("OrderflowConfirmingReadFound", "2h"),
             ],
         ),
         # three dead letters at minute 41; a reconnection a minute from minute 61
