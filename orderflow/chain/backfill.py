@@ -95,7 +95,9 @@ class Backfiller:
 
     ``result_caps``: reply lengths that may mean a silent truncation (``GETLOGS_RESULT_CAPS``).
     ``count_rows``: whether the logs and trades counters count what it reads (not for the
-    confirming read, :mod:`orderflow.chain.confirming`, which reads blocks stored already).
+    confirming read, :mod:`orderflow.chain.confirming`, which reads blocks stored already);
+    ``trust_window``: a range the window holds as one linked chain is checked against it once its
+    end is the node's (:class:`~orderflow.chain.backfill_read.RangeReader`; the confirming read).
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class Backfiller:
         on_range: Callable[[int, int], None] | None = None,
         result_caps: Collection[int] = KNOWN_RESULT_CAPS,
         count_rows: bool = True,
+        trust_window: bool = False,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -148,6 +151,7 @@ class Backfiller:
             result_caps=self.result_caps,
             tracer=self._tracer,
             held=self._held_elsewhere,
+            trust_window=trust_window,
         )
 
     async def _held_elsewhere(self, start: int, end: int, reply: list[tuple[int, str]]) -> set[int]:

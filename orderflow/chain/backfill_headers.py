@@ -149,9 +149,15 @@ async def verified_headers(
     recent_from: int,
     below: Header | None,
     more: Iterable[int] = (),
+    held: Mapping[int, Header] | None = None,
 ) -> dict[int, Header]:
     """Headers (fetched after the logs ``raws`` of [start, end]) of the blocks from
     ``recent_from`` up holding logs, and of ``end`` when ``with_end``.
+
+    ``held``: headers held of every block from ``start - 1`` to ``end``, linked by their parent
+    hashes (``BlockWindow.linked``). When the node's ``end``, fetched after the logs, is the held
+    one, every held header is the node's block at its height (a block's hash commits to its
+    parents): they stand for the others, none fetched. Otherwise they are all fetched.
 
     ``more``: further blocks of the range whose headers are wanted (their blooms are checked).
     ``below``: the header held for block ``start - 1`` (None: none can still reorganise); the
@@ -164,7 +170,9 @@ async def verified_headers(
     wanted.update(more)
     if below is not None:
         wanted.add(below.number)
-    fetched = await headers_by_number(client, wanted)
+    fetched = await _held_chain(client, held, wanted, end, below)
+    if fetched is None:
+        fetched = await headers_by_number(client, wanted)
     if below is not None:
         now = fetched[below.number]
         if now is None or now.hash != below.hash:
@@ -182,6 +190,26 @@ async def verified_headers(
             "(node behind its own eth_blockNumber?)"
         )
     return logs_on_headers(fetched, raws)
+
+
+async def _held_chain(
+    client: EthClient,
+    held: Mapping[int, Header] | None,
+    wanted: set[int],
+    end: int,
+    below: Header | None,
+) -> dict[int, Header | None] | None:
+    """The ``wanted`` headers from ``held`` (one linked chain up to ``end``), when the node's
+    ``end`` fetched now is the held one and ``below`` is the chain's; None otherwise."""
+    if held is None or end not in held or not wanted <= held.keys():
+        return None
+    if below is not None and ((h := held.get(below.number)) is None or h.hash != below.hash):
+        return None
+    now = await client.header_by_number(end)
+    if now is None or now.hash != held[end].hash:
+        return None
+    found: dict[int, Header | None] = {n: held[n] for n in wanted}
+    return found | {end: now}
 
 
 async def unflagged(

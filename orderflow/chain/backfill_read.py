@@ -217,7 +217,10 @@ class RangeReader:
     still reorganise) is checked against that block's header; those headers and, with
     ``end_headers``, each range's end header come back with the range to be stored with it.
     ``untimed_conditions``: ConditionPreparation logs are taken without a time (the condition
-    sync: no header request for a node that leaves ``blockTimestamp`` out).
+    sync: no header request for a node that leaves ``blockTimestamp`` out). ``trust_window``: a
+    range whose blocks the window holds as one linked chain is checked against those headers
+    once its end is the node's (``backfill_headers.verified_headers``'s ``held``): the
+    confirming read's, whose blocks the heads brought.
     """
 
     def __init__(
@@ -234,8 +237,10 @@ class RangeReader:
         result_caps: frozenset[int],
         tracer: Tracer,
         held: HeldElsewhere | None = None,
+        trust_window: bool = False,
     ) -> None:
         self.client = client
+        self.trust_window = trust_window
         self.chain_id = chain_id
         self.addresses = addresses
         self.headers = headers
@@ -271,6 +276,12 @@ class RangeReader:
         if self._previous_end is not None and self._previous_end.number == number:
             return self._previous_end
         return self.window.get(number) if self.window is not None else None
+
+    def _window_chain(self, start: int, end: int) -> dict[int, Header] | None:
+        """The window's headers of ``start - 1`` to ``end`` as one chain, with ``trust_window``."""
+        if not self.trust_window or self.window is None:
+            return None
+        return self.window.linked(start - 1, end)
 
     async def read(self, start: int, end: int, *, last_try: bool = False) -> ReadRange:
         """Fetch [start, end] once, check it against the headers, give every log its time and
@@ -309,6 +320,7 @@ class RangeReader:
                 recent_from=self._verify_from,
                 below=self._held_below(start),
                 more={*lag_checked, *held},
+                held=self._window_chain(start, end),
             )
             if checked and (before is None or before.hash != verified[end].hash):
                 raise Reorganised(

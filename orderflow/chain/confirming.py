@@ -88,6 +88,7 @@ class ConfirmingRead:
             verify_depth=settings.reorg_window_blocks,
             result_caps=settings.getlogs_result_caps,
             count_rows=False,
+            trust_window=True,  # the heads brought its blocks' headers: 2 requests, not R + 2
         )
         self.mark: int | None = None
 

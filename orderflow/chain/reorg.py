@@ -66,6 +66,18 @@ class BlockWindow:
         """Headers with low <= number <= high, in order."""
         return [self._headers[n] for n in sorted(self._headers) if low <= n <= high]
 
+    def linked(self, low: int, high: int) -> dict[int, Header] | None:
+        """The held headers of every block from ``low`` to ``high``, when each names the one
+        below it as its parent (one chain: the hash of ``high`` commits to all of them); None
+        when one is missing or they do not link (a header from the database without its
+        parent's hash, a hole a backfill left)."""
+        chain = {n: h for n in range(low, high + 1) if (h := self._headers.get(n)) is not None}
+        if len(chain) != high - low + 1:
+            return None
+        if any(chain[n].parent_hash != chain[n - 1].hash for n in range(low + 1, high + 1)):
+            return None
+        return chain
+
     def drop_from(self, number: int) -> None:
         for n in [n for n in self._headers if n >= number]:
             del self._headers[n]
