@@ -9,6 +9,7 @@ by block or time, so a late print in an old block is one more changed key.
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from orderflow.reputation import compute_scores, run_reputation
 from tests.reputation.population import World, skilled_taker
@@ -16,10 +17,11 @@ from tests.reputation.test_incremental_run import close, persisted
 from tests.reputation.test_incremental_sums import assert_sums_match, same_scores, scan_scores
 
 
+@pytest.mark.parametrize("seed", [46, 47])
 async def test_a_fill_found_late_below_stored_blocks_is_scored_incrementally(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, seed: int
 ) -> None:
-    w = World(seed=46, markets=16, neg_risk_events=1, favourites=2, makers=2)
+    w = World(seed=seed, markets=16, neg_risk_events=1, favourites=2, makers=2)
     for _ in range(10):
         skilled_taker(w, w.new_wallet(), 6, 0.6, usd=150.0)
     for s in w.specs[: len(w.specs) // 2]:
