@@ -12,13 +12,16 @@ eth_getLogs per range, at most once every that many heads), through a ``Backfill
 whose checkpoint is the **confirmed mark** (stream :data:`CONFIRMED`): the range's rows, its
 headers and the mark are one transaction of the same idempotent store, so a log stored already
 is stored once, and a log left out is stored now. Everything the backfill does for a read holds:
-result caps split, logs checked against headers read after them, the block below the range
-still the one held (else the session ends and the next repairs the reorg), the bloom check of
-its top blocks, a row held at a height under another hash undone (``store_forks``). A reorg
-the session repairs rewinds the mark with every checkpoint (``rollback_from``); the mark is
-stored, so a restarted listener reads again from it.
+result caps split, logs checked against their blocks' headers after the reply (the heads' own,
+``trust_window``, when the window holds the range as one chain ending at the node's end block:
+two header requests a read), the block below the range still the one held (else the session
+ends and the next repairs the reorg), the bloom check of its top blocks, a row held at a height
+under another hash undone (``store_forks``). A reorg the session repairs rewinds the mark with
+every checkpoint (``rollback_from``); the mark is stored, so a restarted listener reads again
+from it.
 
-What the read stored that was not there before (fills and matches) is counted
+What the read stored that was not there before (fills and matches, less the rows of another
+fork they replaced) is counted
 (``orderflow_listener_confirming_read_found_total``) and logged as a warning: the endpoint left
 logs out.
 """

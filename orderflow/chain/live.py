@@ -13,7 +13,10 @@ Order of events in a session (``LiveSession.run``):
    node whose eth_blockNumber lags or goes backwards cannot open a gap either);
 5. stream: logs are buffered per block; each new head (or a short timer for logs that arrive
    after their head) flushes the blocks at or below head - confirmations in one
-   ``store_batch`` together with their headers and the checkpoint.
+   ``store_batch`` together with their headers and the checkpoint;
+6. confirm: after each head's flush, blocks ``CONFIRM_DEPTH_BLOCKS`` deep are read again with
+   eth_getLogs, ``CONFIRM_RANGE_BLOCKS`` at a time, and what the subscription or an earlier
+   reply left out of them is stored (:mod:`orderflow.chain.confirming`).
 
 The checkpoint advances to head - max(confirmations, 1): with zero confirmations a block's logs
 are stored at once but the checkpoint waits one block, because nodes may deliver a block's logs
