@@ -23,6 +23,7 @@ whose parent is gone (kill -9) exits within half a second.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import gc
 import multiprocessing
 import os
@@ -189,6 +190,9 @@ _PARENT_CHECK_SECS = 0.5
 def _init(file_name: str, chain_id: int, addresses: ChainAddresses, parent: int) -> None:
     _context.update(file_name=file_name, chain_id=chain_id, addresses=addresses)
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+    # the interpreter's exit walks no object with the collector: all go with the process
+    # (the collections of a module teardown are most of a decoding process's exit)
+    atexit.register(gc.freeze)
 
 
 def _exit_with(parent: int) -> None:
@@ -215,11 +219,18 @@ class Decoders:
     task: Callable[[bytes, int], Chunk] = staticmethod(_decode_in_child)  # what a process runs
 
     def __init__(
-        self, workers: int, file_name: str, chain_id: int, addresses: ChainAddresses
+        self,
+        workers: int,
+        file_name: str,
+        chain_id: int,
+        addresses: ChainAddresses,
+        *,
+        one_file: bool = False,
     ) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 (a thread) or more")
         self.workers = workers
+        self.one_file = one_file  # for one import of the file: released once it is all read
         self.file_name = file_name
         self.chain_id = chain_id
         self.addresses = addresses
@@ -295,6 +306,14 @@ class Decoders:
             render_rows=False,
         )
         return self._with_cut(chunk, lines)
+
+    def release(self) -> None:
+        """The file is all submitted: processes for ``one_file`` exit once they have decoded
+        it, while the writer stores the last batches and the import ends (its fold, its index
+        build), instead of after (:meth:`close` then only waits for them). Others stay open for
+        their owner's next import."""
+        if self._pool is not None and self.one_file:
+            self._pool.shutdown(wait=False)
 
     def close(self) -> None:
         """Stop the processes (pending batches are dropped; blocks until they exit)."""

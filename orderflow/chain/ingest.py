@@ -247,7 +247,9 @@ async def ingest_file(
     source = Path(path)
     own = decoders is None
     if decoders is None:
-        decoders = await start_decoders(source, workers, chain_id=chain_id, addresses=addresses)
+        decoders = await start_decoders(
+            source, workers, chain_id=chain_id, addresses=addresses, one_file=True
+        )
     try:
         return await _pipeline(
             pool,
@@ -267,10 +269,20 @@ async def ingest_file(
 
 
 async def start_decoders(
-    path: str | Path, workers: int, *, chain_id: int, addresses: ChainAddresses = MAINNET
+    path: str | Path,
+    workers: int,
+    *,
+    chain_id: int,
+    addresses: ChainAddresses = MAINNET,
+    one_file: bool = False,
 ) -> Decoders:
-    """``workers`` decoding processes for the file ``path``, started now (0: a thread)."""
-    decoders = await asyncio.to_thread(Decoders, workers, Path(path).name, chain_id, addresses)
+    """``workers`` decoding processes for the file ``path``, started now (0: a thread);
+    ``one_file``: for one import of it, they exit once it is read (:meth:`Decoders.release`)."""
+    decoders = await asyncio.to_thread(
+        functools.partial(
+            Decoders, workers, Path(path).name, chain_id, addresses, one_file=one_file
+        )
+    )
     decoders.start()
     return decoders
 

@@ -98,11 +98,14 @@ async def from_decoders(
         return next(batches, None)
 
     pending: deque[tuple[asyncio.Future[Chunk], LineBatch]] = deque()
+    read = False  # the whole file is submitted
     try:
         while True:
-            while len(pending) < decoders.ahead:
+            while not read and len(pending) < decoders.ahead:
                 lines = await asyncio.to_thread(next_batch)
                 if lines is None:
+                    read = True
+                    decoders.release()  # the last batch is with them
                     break
                 pending.append((decoders.submit(lines), lines))
             if not pending:

@@ -99,7 +99,7 @@ async def _from_file(
 ) -> int:
     # the decoding processes start while this one connects and migrates
     decoders = await start_decoders(
-        path, workers, chain_id=settings.chain_id, addresses=settings.addresses
+        path, workers, chain_id=settings.chain_id, addresses=settings.addresses, one_file=True
     )
     try:
         async with db.open_pool(settings) as pool:
