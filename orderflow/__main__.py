@@ -1,3 +1,7 @@
-from orderflow.cli import main
+import gc
 
-raise SystemExit(main())
+gc.disable()  # the imports' objects all live to the end: orderflow.cli.run turns it on after them
+
+from orderflow.cli import run  # noqa: E402
+
+raise SystemExit(run())
