@@ -1,19 +1,23 @@
 """A file import's decoding processes exit once the file is read, while the writer stores the
 last batches and the import ends (the end's fold, the index build), not after it
 (``Decoders.release``, docs/benchmarks.md "session 46"); processes a caller keeps for another
-import stay open (tests/chain/test_ingest_workers.py)."""
+import stay open (tests/chain/test_ingest_workers.py); one that dies after the release still
+stops the import."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from orderflow.chain import pending_sums
+from orderflow.chain import decode_workers, pending_sums
+from orderflow.chain.contracts import MAINNET
+from orderflow.chain.decode_workers import Chunk, Decoders, DecodeWorkerError
 from orderflow.chain.ingest import ingest_file, start_decoders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +70,30 @@ async def test_decoders_of_their_own_exit_too(
     report = await ingest_file(pool, SAMPLE, chain_id=137, batch_size=4, workers=2, bulk=True)
     assert report.stored.trades == 9
     assert at_the_end == [[]]
+
+
+def _die_after_the_first_batch(data: bytes, first_line: int) -> Chunk:
+    if first_line > 1:  # every batch but the first
+        os._exit(3)
+    return decode_workers._decode_in_child(data, first_line)
+
+
+class _Dying(Decoders):
+    task = staticmethod(_die_after_the_first_batch)
+
+
+async def test_a_process_dying_after_the_release_still_stops_the_import(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Released with every batch submitted (15 lines in batches of 5 or more, three ahead), a
+    decoding process that dies decoding one is still a DecodeWorkerError naming the lines of the
+    first batch not stored, not a short import."""
+    lines = SAMPLE.read_text().splitlines()
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(line + "\n" for line in lines[:15]))
+    decoders = _Dying(2, path.name, 137, MAINNET, one_file=True)
+    try:
+        with pytest.raises(DecodeWorkerError, match=r"died while decoding lines \d+-\d+ of logs"):
+            await ingest_file(pool, path, chain_id=137, batch_size=5, decoders=decoders)
+    finally:
+        await asyncio.to_thread(decoders.close)
