@@ -47,7 +47,7 @@ from score_variants import score_world  # noqa: E402
 from scratch_db import scratch_server  # noqa: E402
 
 from orderflow import db  # noqa: E402
-from orderflow.reputation import factors, mixture  # noqa: E402
+from orderflow.reputation import factors, mixture, standing  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
 from orderflow.reputation.factors import Scores  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
@@ -168,19 +168,19 @@ def describe(
     the population's wallets measured by their outcome alone."""
     i = inputs(world)
     skilled, own = world["skilled"], world["own"]
-    original: Callable[..., tuple[Array, ...]] = factors.yardsticks
+    original: Callable[..., tuple[Array, ...]] = standing.yardsticks
     if by_outcome:
 
         def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, ...]:
             o, o_se, clv, clv_se, r_se = original(i, s)
             return o, o_se, np.where(own, np.nan, clv), np.where(own, np.nan, clv_se), r_se
 
-        factors.yardsticks = yardsticks  # type: ignore[assignment]
+        standing.yardsticks = yardsticks  # type: ignore[assignment]
     try:
         s = factors.score(i, settings)
         gains = tail_gains(i, s, settings)
     finally:
-        factors.yardsticks = original  # type: ignore[assignment]
+        standing.yardsticks = original  # type: ignore[assignment]
     p = s.prior
     print(
         f"{label}: {len(own)} wallets; bulk {p.mean:+.4f} sd {p.sd:.4f} (mean se {p.mean_se:.4f}),"

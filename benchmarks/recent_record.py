@@ -20,7 +20,7 @@ skilled, bigact and bigapart = the larger version of docs/reputation.md), ``news
 
 ``show`` scores each dump with the population step's own code (``factors.score``, COPIER as
 the run found it) and measures each half the way the run measures the whole record
-(``factors.yardsticks`` and ``factors.measurement``, the prior's closing-line miss spread; the
+(``standing.yardsticks`` and ``factors.measurement``, the prior's closing-line miss spread; the
 early half's sums are the wallet's less the late half's; the outcome's variance not clustered
 by day). Rules, each applied to WHALE and SMART only (the FDR sets taken again over the wallets
 left eligible):
@@ -61,7 +61,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from what_if_worlds import CLASSES, TOP, dump_worlds, what_if_main  # noqa: E402
 
-from orderflow.reputation import evidence_sql, factors  # noqa: E402
+from orderflow.reputation import evidence_sql, factors, standing  # noqa: E402
 from orderflow.reputation import prior as pr  # noqa: E402
 from orderflow.reputation.flags import FLAGS, UNFADABLE  # noqa: E402
 from orderflow.reputation.settings import ReputationSettings  # noqa: E402
@@ -146,7 +146,7 @@ def measured(h: WalletInputs, s: ReputationSettings, miss_sd: float) -> tuple[Ar
     """A record's measured edge and standard error, as the run measures it, the outcome's
     variance not clustered by day."""
     by_events = s.model_copy(update={"variance_by_day": False})
-    o, o_se, clv, clv_se, r_se = factors.yardsticks(h, by_events)
+    o, o_se, clv, clv_se, r_se = standing.yardsticks(h, by_events)
     return factors.measurement(o, o_se, clv, clv_se, r_se, miss_sd)
 
 

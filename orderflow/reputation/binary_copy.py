@@ -10,8 +10,8 @@ Format (PostgreSQL docs, "COPY", binary format): an 11-byte signature, a 4-byte 
 a 4-byte header-extension length; per row a 2-byte field count, then per field a 4-byte length
 (-1: NULL) and the value in network byte order; a 2-byte -1 trailer. Only non-NULL
 ``int2`` / ``int4`` / ``int8`` / ``float8`` fields are handled: a float column carries NaN,
-not NULL (the SQL maps it with ``nullif(x, 'NaN')`` where a NULL is wanted); and, read only,
-a ``bytea`` of float8 values packed by ``float8send`` (:func:`packed`).
+not NULL (the SQL maps it with ``nullif(x, 'NaN')`` where a NULL is wanted); and a ``bytea``
+of a fixed number of float8 values packed as ``float8send`` makes them (:func:`packed`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ TYPES = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8"}
 
 def packed(k: int) -> str:
     """The type name of a ``bytea`` field holding ``k`` float8 values, each as ``float8send``
-    makes it (8 bytes, big-endian): read as a (rows x k) array (:func:`decode` only)."""
+    makes it (8 bytes, big-endian): a (rows x k) array each way."""
     return f"float8x{k}"
 
 
@@ -72,7 +72,7 @@ def encode_chunks(
         rows = np.empty(hi - lo, dtype=record)
         rows["_n"] = len(columns)
         for name, pg_type in columns:
-            rows[f"_len_{name}"] = np.dtype(TYPES[pg_type]).itemsize
+            rows[f"_len_{name}"] = _dtype(pg_type).itemsize
             rows[name] = arrays[name][lo:hi]
         yield rows.tobytes()
     yield TRAILER
@@ -161,15 +161,16 @@ def decode(
 
 
 async def read(
-    conn: asyncpg.Connection, query: str, columns: Sequence[tuple[str, str]]
+    conn: asyncpg.Connection, query: str, columns: Sequence[tuple[str, str]], *args: object
 ) -> dict[str, npt.NDArray[np.generic]]:
-    """The rows of ``query`` (its columns in ``columns``' order and types), by binary COPY."""
+    """The rows of ``query`` (its columns in ``columns``' order and types; ``args``: its
+    parameters), by binary COPY."""
     stream = bytearray()
 
     async def take(chunk: bytes) -> None:
         stream.extend(chunk)
 
-    await conn.copy_from_query(query, output=take, format="binary")
+    await conn.copy_from_query(query, *args, output=take, format="binary")
     return decode(columns, stream)
 
 

@@ -9,17 +9,20 @@ are one event) of the wallet's taker decisions, valued by :mod:`orderflow.accoun
   q: x^2 q (1 - q)) -- the noise a penny picker's unbroken run of wins cannot hide;
 * ``day_var``: the same variance clustered by the UTC day the events resolved on, events of one
   day maybe moved by one common factor: the sum over days of the square of the day's summed
-  values (null-centred); the yardstick reads the larger of the two (:func:`outcome_variances`);
+  values (null-centred); the yardstick reads the larger of the two
+  (:func:`orderflow.reputation.standing.outcome_variances`);
 * ``clv_value`` and its sums of squares: the same decisions valued at the closing price;
   ``close_move_var``: the variance their closing-line values would have if the wallet had no
-  edge (what the line can still move from the entry: :func:`yardsticks`).
+  edge (what the line can still move from the entry:
+  :func:`orderflow.reputation.standing.yardsticks`).
 
 Steps (docs/reputation.md works an example of each):
 
 1. **Yardsticks.** Outcome edge per dollar ``V / S`` with standard error ``sqrt(null_var) / S``
-   (``null_var`` clustered by resolution day: :func:`outcome_variances`);
-   closing-line edge ``Vc / S`` with the ratio estimator's variance pooled with the one a
-   wallet with no edge would have (:func:`yardsticks`), floored at ``clv_se_floor`` x the
+   (``null_var`` clustered by resolution day:
+   :func:`orderflow.reputation.standing.outcome_variances`); closing-line edge ``Vc / S`` with
+   the ratio estimator's variance pooled with the one a wallet with no edge would have
+   (:func:`orderflow.reputation.standing.yardsticks`), floored at ``clv_se_floor`` x the
    outcome's standard error (``clv_min_events`` events needed). The measured edge ``m``
    is the closing line plus the outcome's excess over it, shrunk by how much edge closing lines
    miss across the population (:func:`measurement`); the outcome alone without a closing line.
@@ -49,19 +52,19 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from orderflow.reputation.flags import FLAGS, UNFADABLE, flag_bits
+from orderflow.reputation.flags import FLAGS, UNFADABLE, combine_flags
 from orderflow.reputation.prior import (
     TAIL_GAIN_SCALE,
     TAIL_MIN_GAIN,
     Prior,
     fade_probability,
     libm,
-    near_normal,
     population_prior,
     posterior,
     skill_tail,
 )
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.standing import TAIL_BIT, Own, Standing, div, own
 from orderflow.reputation.tiers import TIERS, place_in_band, tiers
 from orderflow.reputation.wallet_inputs import WalletInputs
 
@@ -118,82 +121,6 @@ def _libm_tanh(x: Array) -> Array:
     return out
 
 
-def _div(a: Array, b: Array) -> Array:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
-
-
-def _centred_tanh(z: Array, scale: float) -> Array:
-    z = np.nan_to_num(z, nan=0.0, posinf=10.0 * scale, neginf=-10.0 * scale)
-    return np.asarray(0.5 + 0.5 * np.tanh(z / scale), dtype=np.float64)
-
-
-def outcome_variances(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array]:
-    """The null variances of the outcome's value, of its excess over the closing line (the
-    decisions that had a closing line of their own) and of the wins, each the larger of the
-    variance of independent events and its clustered form by resolution day (the sum over days
-    of the square of the day's sum: under no edge its mean is the true variance whatever the
-    correlation within a day, so a theme of twenty markets resolving together counts as one
-    draw; the larger, so that a penny picker's small realised values never shrink its null
-    variance). ``variance_by_day`` false: the independent events' alone."""
-    var = np.maximum(i.null_var, 0.0)
-    resid = np.maximum(i.null_var - i.clv_null_var, 0.0)
-    if not s.variance_by_day:
-        return var, resid, i.wins_var
-    return (
-        np.fmax(var, i.day_var),
-        np.fmax(resid, i.resid_day_var),
-        np.fmax(i.wins_var, i.wins_day_var),
-    )
-
-
-def yardsticks(i: WalletInputs, s: ReputationSettings) -> tuple[Array, Array, Array, Array, Array]:
-    """Outcome and closing-line edges per dollar with their standard errors (NaN: none), and
-    the null standard error of the outcome's excess over the closing line (the part of the
-    decisions that had a closing line of their own).
-
-    The closing line's variance pools two estimates of one variance. The sample one (the
-    ratio estimator's, ``clv_sq - 2 c clv_stake + c^2 stake_sq``) sees whatever spreads a
-    wallet's record, skill included, but is read from the record itself, and a skewed record
-    hides its noise: a few long shots that all lost at entry 0.05 as their markets closed at
-    0.99 have identical values, a sample variance of 0 and a precise-looking closing-line edge
-    of -0.8. The null one (``close_move_var``) is the variance a wallet with no edge would
-    have: under no edge the line is a martingale from the price paid q, so by the law of total
-    variance Var(c - q) = q (1 - q) - E[c (1 - c)], estimated per decision by x^2 (q (1 - q) -
-    c (1 - c)) -- the outcome's null variance where the close sits at 0 or 1 (the line then
-    *is* the outcome), about 0 where it sits near the entry. It holds only as far as lines are
-    martingales from the price paid: a wallet paying well over the market, or lines that drift
-    (the test worlds' deterministic price paths), make it too large.
-
-    Pooled as a prior worth ``clv_null_events`` (k) events beside the record's n:
-    (k null + n sample) / (k + n), never below the sample (a record more dispersed than the
-    null keeps its own; the null only widens, as :func:`outcome_variances` takes the larger of
-    its forms). A short record reads mostly the null, a long one mostly itself, whose sample
-    variance is then a sound estimate. Not the larger of the two: on the test worlds that took
-    a skilled leader out of the top tiers and a wallet paying 15 cents over the market out of
-    DEGEN (docs/reputation.md "The edge and its posterior"). The decisions without a closing
-    line add their outcome null variance (``clv_null_var``) to it."""
-    var, resid_var, _ = outcome_variances(i, s)
-    outcome = _div(i.value, i.stake)
-    outcome_se = _div(np.sqrt(var), i.stake)
-    clv = _div(i.clv_value, i.stake)
-    c = np.nan_to_num(clv)
-    # the ratio estimator's sample variance pooled with the closed decisions' null one (never
-    # below the sample's), plus the outcome's null variance for decisions that had no closing
-    # line (their "closing line" is the outcome: its noise is the null's)
-    resid = np.maximum(i.clv_sq - 2.0 * c * i.clv_stake + c * c * i.stake_sq, 0.0)
-    k = s.clv_null_events
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (k * np.maximum(i.close_move_var, 0.0) + i.events * resid) / (k + i.events)
-    resid = np.fmax(resid, pooled)
-    resid = resid + np.maximum(i.clv_null_var, 0.0)
-    clv_se = _div(np.sqrt(resid), i.stake)
-    clv_se = np.where(i.events >= s.clv_min_events, clv_se, np.nan)
-    clv_se = np.where(np.isfinite(clv_se), np.fmax(clv_se, s.clv_se_floor * outcome_se), np.nan)
-    resid_se = _div(np.sqrt(resid_var), i.stake)
-    return outcome, outcome_se, np.where(np.isfinite(clv_se), clv, np.nan), clv_se, resid_se
-
-
 def measurement(
     outcome: Array, outcome_se: Array, clv: Array, clv_se: Array, resid_se: Array, miss_sd: float
 ) -> tuple[Array, Array]:
@@ -244,93 +171,72 @@ def estimate_prior(
     return skill_tail(m, se, use, bulk, floor, tail_min_gain, tail_gain_scale, fit=tail)
 
 
-def score(
-    i: WalletInputs,
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What the population decides of each wallet (aligned with its :class:`Standing`)."""
+
+    edge_raw: Array
+    edge_raw_se: Array
+    edge: Array
+    edge_se: Array
+    p_above_cost: Array
+    p_below_zero: Array
+    win_rate: Array
+    profit_factor: Array
+    consistency: Array
+    volume: Array
+    volume_evidence: Array
+    timing: Array
+    raw_score: Array
+    score: Array
+    flags: npt.NDArray[np.int8]
+    tier: npt.NDArray[np.int8]
+    prior: Prior
+
+
+def judge(
+    st: Standing,
+    host: Array,
     s: ReputationSettings,
     prior: Prior | None = None,
     copying: npt.NDArray[np.bool_] | None = None,
-) -> Scores:
-    """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet.
-
-    ``prior`` replaces the population estimate (a single wallet replayed alone is scored with
-    the prior of the last full run). ``copying``: the wallets whose buys trail a leader's (the
-    COPIER flag, :func:`orderflow.reputation.flags.copier_rows`; None: none).
-    """
-    outcome, outcome_se, clv, clv_se, resid_se = yardsticks(i, s)
-    flags = flag_bits(i, s, copying)
+) -> Judged:
+    """Steps 2 to 5 over every wallet's :class:`Standing` (``host``: each wallet's wash host,
+    its index in the same arrays, NaN: none): the flags, the prior (``prior`` None: the
+    population's), the posterior, the tiers, the factors and the score."""
+    flags = combine_flags(st.traits.astype(np.int16), host, copying)
     flagged = flags != 0
     if prior is None:
+        tail = (st.traits.astype(np.int16) & TAIL_BIT) != 0
         prior = estimate_prior(
-            outcome,
-            outcome_se,
-            clv,
-            clv_se,
-            resid_se,
+            st.outcome,
+            st.outcome_se,
+            st.clv,
+            st.clv_se,
+            st.resid_se,
             ~flagged,
             s.prior_sd_floor,
-            tail=(
-                near_normal(i.expected_wins, i.events, s.prior_tail_min_expected)
-                if s.prior_skill_tail
-                else None
-            ),
+            tail=tail if s.prior_skill_tail else None,
             tail_min_gain=s.prior_tail_min_gain,
             tail_gain_scale=s.prior_tail_gain_scale,
         )
-    m, se = measurement(outcome, outcome_se, clv, clv_se, resid_se, prior.miss_sd)
+    m, se = measurement(st.outcome, st.outcome_se, st.clv, st.clv_se, st.resid_se, prior.miss_sd)
     mu, mu_se = prior.mean, prior.mean_se
     measured = np.isfinite(m)
     post = posterior(m, se, prior, s.follower_cost)
-    post_mean, post_sd, p_above, p_below = post.mean, post.sd, post.p_above, post.p_below
     p_fade = fade_probability(m, se, mu, mu_se, s.follower_cost)
-
-    events = i.events
-    clean = ~flagged
     # a wash wallet or counterparty is never faded: its losses may be staged for the ring; nor
     # is a wallet of complete sets: no leg alone carries information either way
     unfadable = (flags & sum(1 << FLAGS.index(f) for f in UNFADABLE)) != 0
-    # the tiers' evidence minimums, in independent units: events resolving on one day count once
-    units = np.minimum(events, i.resolution_days) if s.min_events_by_day else events
-    tier = tiers(events, units, p_above, p_below, p_fade, clean, unfadable, s)
-
-    # -- factors ---------------------------------------------------------------------------
-    shrink = np.sqrt(_div(events, events + s.factor_prior_events))
-    # wins are whole events: half an event of continuity correction (one coin flip won is no
-    # evidence; without it, a one-sigma record)
-    excess = i.wins - i.expected_wins
-    excess = np.sign(excess) * np.maximum(np.abs(excess) - 0.5, 0.0)
-    win_z = _div(excess, np.sqrt(outcome_variances(i, s)[2]))
-    f_win = _centred_tanh(win_z * shrink, s.factor_z_scale)
-
-    k_null = s.profit_factor_prior_events * np.nan_to_num(_div(i.null_loss, events))
-    gp = np.fmax(i.gross_profit, i.null_loss) + k_null
-    gl = np.fmax(i.gross_loss, i.null_loss) + k_null
-    pf = np.where((gp > 0) & (gl > 0), _div(gp, gl), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # the same evidence shrink as the win rate's and timing's: two long shots hit at 0.10
-        # make a profit factor of 2.5, and no more evidence than two wins
-        f_pf = np.clip(0.5 + 0.5 * shrink * np.log(pf) / math.log(s.profit_factor_target), 0.0, 1.0)
-    f_pf = np.nan_to_num(f_pf, nan=0.5)
-
-    z1 = _div(i.value_early, np.sqrt(i.var_early))
-    z2 = _div(i.value_late, np.sqrt(i.var_late))
-    z1, z2 = np.nan_to_num(z1), np.nan_to_num(z2)
-    both_bad = np.where((z1 < 0) & (z2 < 0), np.maximum(z1, z2), 0.0)
-    persistence = np.where((z1 > 0) & (z2 > 0), np.minimum(z1, z2), both_bad)
-    f_cons = _centred_tanh(persistence, s.factor_z_scale)
-
-    evidence = np.clip(np.log1p(events) / math.log1p(s.volume_target_events), 0.0, 1.0)
-    evidence = np.where(unfadable, 0.0, evidence)
-    post_z = _div(post_mean - mu, np.where(measured, se, np.nan))
+    tier = tiers(st.events, st.units, post.p_above, post.p_below, p_fade, ~flagged, unfadable, s)
+    evidence = np.where(unfadable, 0.0, st.evidence)
+    post_z = div(post.mean - mu, np.where(measured, se, np.nan))
     f_vol = 0.5 + 0.5 * evidence * _libm_tanh(np.nan_to_num(post_z) / s.factor_z_scale)
-
-    clv_z = _div(np.nan_to_num(clv), np.where(np.isfinite(clv_se), clv_se, np.nan))
-    f_timing = _centred_tanh(clv_z * shrink, s.factor_z_scale)
-
     # a record made with the wallet's own ring, or of complete sets (won whatever the outcome),
     # is no evidence either way: every factor 0.5 (the volume factor through its evidence
     # weight, which the posterior read at read time uses too)
     f_win, f_pf, f_cons, f_timing = (
-        np.where(unfadable, 0.5, f) for f in (f_win, f_pf, f_cons, f_timing)
+        np.where(unfadable, 0.5, f) for f in (st.f_win, st.f_pf, st.f_cons, st.f_timing)
     )
     raw = 10.0 * (
         s.weight_win_rate * f_win
@@ -339,26 +245,13 @@ def score(
         + s.weight_volume * f_vol
         + s.weight_timing * f_timing
     )
-    final = place_in_band(raw, tier, s)
-    maker_share = np.clip(1.0 - _div(i.taker_volume, i.volume), 0.0, 1.0)
-    penny_share = _div(i.penny_volume, i.buy_volume)
-    return Scores(
-        outcome_edge=outcome,
-        outcome_se=outcome_se,
-        clv_edge=clv,
-        clv_se=clv_se,
-        resid_se=resid_se,
+    return Judged(
         edge_raw=m,
         edge_raw_se=se,
-        edge=post_mean,
-        edge_se=post_sd,
-        p_above_cost=p_above,
-        p_below_zero=p_below,
-        win_z=win_z,
-        profit_factor_shrunk=pf,
-        persistence_z=persistence,
-        maker_share=maker_share,
-        penny_share=penny_share,
+        edge=post.mean,
+        edge_se=post.sd,
+        p_above_cost=post.p_above,
+        p_below_zero=post.p_below,
         win_rate=f_win,
         profit_factor=f_pf,
         consistency=f_cons,
@@ -366,8 +259,44 @@ def score(
         volume_evidence=evidence,
         timing=f_timing,
         raw_score=raw,
-        score=final,
+        score=place_in_band(raw, tier, s),
         flags=flags,
         tier=tier,
         prior=prior,
     )
+
+
+def scores(o: Own, j: Judged) -> Scores:
+    """A wallet's own figures and the population's judgement of it (aligned) as its
+    :class:`Scores`."""
+    st = o.standing
+    return Scores(
+        outcome_edge=st.outcome,
+        outcome_se=st.outcome_se,
+        clv_edge=st.clv,
+        clv_se=st.clv_se,
+        resid_se=st.resid_se,
+        win_z=o.win_z,
+        profit_factor_shrunk=o.profit_factor_shrunk,
+        persistence_z=o.persistence_z,
+        maker_share=o.maker_share,
+        penny_share=o.penny_share,
+        **{f: getattr(j, f) for f in Judged.__dataclass_fields__},
+    )
+
+
+def score(
+    i: WalletInputs,
+    s: ReputationSettings,
+    prior: Prior | None = None,
+    copying: npt.NDArray[np.bool_] | None = None,
+) -> Scores:
+    """Yardsticks, posterior, flags, tiers, factors and the 0-10 score for every wallet:
+    :func:`own`, then :func:`judge`.
+
+    ``prior`` replaces the population estimate (a single wallet replayed alone is scored with
+    the prior of the last full run). ``copying``: the wallets whose buys trail a leader's (the
+    COPIER flag, :func:`orderflow.reputation.flags.copier_rows`; None: none).
+    """
+    o = own(i, s)
+    return scores(o, judge(o.standing, i.wash_host, s, prior, copying))

@@ -88,11 +88,20 @@ def is_penny(price: Decimal) -> bool:
     return price > Decimal(str(PENNY_PRICE)) and is_level(price)
 
 
-def flag_bits(
-    i: WalletInputs, s: ReputationSettings, copying: npt.NDArray[np.bool_] | None = None
-) -> npt.NDArray[np.int8]:
-    """Bit ``b`` set when flag ``FLAGS[b]`` applies. ``copying``: the wallets whose buys trail
-    a leader's (:func:`copier_rows`; None: none)."""
+# Bits of :func:`own_flag_bits` beyond FLAGS' own: what the two flags that depend on other
+# wallets need of the wallet itself (COPIER: the volume minimum; WASH_COUNTERPARTY: its share
+# of its host's volume).
+ENOUGH_BIT = 1 << 8
+HOST_SHARE_BIT = 1 << 9
+_OWN = ("MARKET_MAKER", "WASH", "PENNY_PICKER", "HEDGED")
+
+
+def own_flag_bits(i: WalletInputs, s: ReputationSettings) -> npt.NDArray[np.int16]:
+    """What the flags take from the wallet's own inputs: the bits of the flags that depend on
+    nothing else (:data:`_OWN`), :data:`ENOUGH_BIT` (``flag_min_volume`` reached) and
+    :data:`HOST_SHARE_BIT` (``wash_counterparty_min_share`` of its host's volume). An
+    elementwise function of each wallet's inputs: kept with them (``Standing``,
+    orderflow.reputation.standing), whatever the other wallets do."""
     with np.errstate(divide="ignore", invalid="ignore"):
         taker = np.where(i.volume > 0, i.taker_volume / i.volume, 1.0)
         penny = np.where(i.buy_volume > 0, i.penny_volume / i.buy_volume, 0.0)
@@ -109,30 +118,55 @@ def flag_bits(
     wash = enough & (ring | off_market)
     pp = enough & (penny > s.penny_share_flag)
     sets = enough & (hedged > s.hedged_share_flag)
-    copier = enough & (np.zeros(enough.shape, bool) if copying is None else copying)
-    counterparty = (
-        ~wash & (i.wash_host_share >= s.wash_counterparty_min_share) & host_is_wash(i, wash)
-    )
+    host_share = i.wash_host_share >= s.wash_counterparty_min_share
     bits = (
-        mm.astype(np.int8) * (1 << FLAGS.index("MARKET_MAKER"))
-        | wash.astype(np.int8) * (1 << FLAGS.index("WASH"))
-        | pp.astype(np.int8) * (1 << FLAGS.index("PENNY_PICKER"))
+        mm.astype(np.int16) * (1 << FLAGS.index("MARKET_MAKER"))
+        | wash.astype(np.int16) * (1 << FLAGS.index("WASH"))
+        | pp.astype(np.int16) * (1 << FLAGS.index("PENNY_PICKER"))
+        | sets.astype(np.int16) * (1 << FLAGS.index("HEDGED"))
+        | enough.astype(np.int16) * ENOUGH_BIT
+        | host_share.astype(np.int16) * HOST_SHARE_BIT
+    )
+    return np.asarray(bits, dtype=np.int16)
+
+
+def combine_flags(
+    own: npt.NDArray[np.int16],
+    host: npt.NDArray[np.float64],
+    copying: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.int8]:
+    """Bit ``b`` set when flag ``FLAGS[b]`` applies, from each wallet's :func:`own_flag_bits`,
+    its host (``wash_host``: its index in the same arrays, NaN: none) and ``copying`` (the
+    wallets whose buys trail a leader's: :func:`copier_rows`; None: none)."""
+    wash_bit = 1 << FLAGS.index("WASH")
+    wash = (own & wash_bit) != 0
+    enough = (own & ENOUGH_BIT) != 0
+    copier = enough & (np.zeros(enough.shape, bool) if copying is None else copying)
+    counterparty = ~wash & ((own & HOST_SHARE_BIT) != 0) & host_is_wash(host, wash)
+    bits = (
+        (own & sum(1 << FLAGS.index(f) for f in _OWN)).astype(np.int8)
         | counterparty.astype(np.int8) * (1 << FLAGS.index("WASH_COUNTERPARTY"))
-        | sets.astype(np.int8) * (1 << FLAGS.index("HEDGED"))
         | copier.astype(np.int8) * (1 << FLAGS.index("COPIER"))
     )
     return np.asarray(bits, dtype=np.int8)
 
 
-# ``WalletInputs.wash_host`` when the host is not in the arrays but the last full run found it
-# WASH (a wallet replayed alone by orderflow.reputation.per_wallet).
+def flag_bits(
+    i: WalletInputs, s: ReputationSettings, copying: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.int8]:
+    """Bit ``b`` set when flag ``FLAGS[b]`` applies. ``copying``: the wallets whose buys trail
+    a leader's (:func:`copier_rows`; None: none)."""
+    return combine_flags(own_flag_bits(i, s), i.wash_host, copying)
+
+
 HOST_KNOWN_WASH = -1.0
 
 
-def host_is_wash(i: WalletInputs, wash: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+def host_is_wash(
+    host: npt.NDArray[np.float64], wash: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
     """Whether each wallet's host (``wash_host``: an index into the same arrays, NaN: none) is
     WASH."""
-    host = i.wash_host
     inside = np.isfinite(host) & (host >= 0) & (host < wash.size)
     at = np.where(inside, host, 0).astype(np.int64)
     return np.asarray(

@@ -171,6 +171,7 @@ async def _build(
     legs: datetime | None = None,
     keep_copies: bool = False,
     beside: Beside | None = None,
+    keep_standing: bool = False,
 ) -> tuple[Population, int]:
     """Create the temp tables up to ``rep_final`` inside the caller's transaction (``stored``:
     see :func:`build_evidence`); what the population step found, and the number of positions.
@@ -178,7 +179,8 @@ async def _build(
     (:func:`orderflow.reputation.copy_state.build`).
     ``legs``: the neg-risk legs' cut-off (:func:`orderflow.reputation.gate.gated_conditions`:
     the ``as_of`` asked for; None at the present, every stored leg).
-    ``beside``: the tables the second connection makes (:mod:`orderflow.reputation.beside`)."""
+    ``beside``: the tables the second connection makes (:mod:`orderflow.reputation.beside`);
+    ``keep_standing``: the population step's (every wallet's standing kept, to be stored)."""
     watch = watch or _Stopwatch()
     positions = await build_evidence(conn, as_of, settings, watch, stored=stored, beside=beside)
     await wallet_split.wallets(conn, settings, legs, beside)  # (the side's half: after COPIER)
@@ -190,7 +192,7 @@ async def _build(
     watch.lap("copiers")
     if await wallet_split.append(conn, beside):
         watch.lap("wallets_side")
-    return await population_step(conn, settings, watch), positions
+    return await population_step(conn, settings, watch, keep_standing=keep_standing), positions
 
 
 async def _as_of(conn: asyncpg.Connection, as_of: datetime | None) -> datetime:
@@ -346,7 +348,7 @@ async def run_reputation(
             try:
                 population, positions = await _build(
                     conn, cutoff, settings, watch, stored=stored, legs=as_of,
-                    keep_copies=switched, beside=beside,
+                    keep_copies=switched, beside=beside, keep_standing=stored and as_of is None,
                 )  # fmt: skip
             finally:
                 if beside is not None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 from orderflow.reputation.binary_copy import packed
 from orderflow.reputation.flags import FLAGS
 from orderflow.reputation.prior import Prior
+from orderflow.reputation.standing import Standing
 from orderflow.reputation.tiers import TIERS
 
 # The stored inputs keep a wallet's factor inputs, all but its wash host (read through the
 # host's idx), packed in one bytea as well (``factor_inputs``, a generated column: PACKED), which
-# the population step of an incremental run reads as one fixed-width field: a binary COPY of
-# 1 M wallets by 31 float8 columns took 4.0 s, of the packed column 0.4 s (docs/benchmarks.md).
+# an incremental run reads of the few wallets whose own figures it computes as one fixed-width
+# field: a binary COPY of 1 M wallets by 31 float8 columns took 4.0 s, of the packed column
+# 0.4 s (docs/benchmarks.md).
 PACKED_COLUMN = "factor_inputs"
 
 
@@ -27,33 +29,61 @@ def packed_expression(columns: tuple[str, ...]) -> str:
     return " || ".join(f"float8send(coalesce({c}::float8, 'NaN'))" for c in packed_columns(columns))
 
 
-def inputs_layout(columns: tuple[str, ...], *, stored: bool = False) -> tuple[tuple[str, str], ...]:
+def inputs_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """The columns of :func:`inputs_copy` with their types."""
-    if stored:
-        k = len(packed_columns(columns))
-        return (
-            ("idx", "int4"),
-            (PACKED_COLUMN, packed(k)),
-            ("wash_host", "float8"),
-            *STORED_LAYOUT,
-        )
     return (("idx", "int4"), *((c, "float8") for c in columns))
 
 
-# What an incremental run reads with the inputs to know which rows it must send back and write
-# (:func:`inputs_copy` with ``stored=True``): whether the wallet's inputs changed in this run
-# (``rep_changed``: rescored, or its stored row written by something else), and the stored row's
-# score (NaN: no row), tier (its index in TIERS, -1: none) and flags (their bit set over FLAGS as
-# numpy makes it; a name FLAGS does not know, or one written twice, sets bit 14, which numpy
-# never does; the run writes a set in FLAGS' order, so the order is not compared). A wallet whose
-# inputs did not change has the same own figures as when its row was written (numpy's
-# elementwise loops do not depend on a wallet's position in the arrays:
+def inputs_copy(columns: tuple[str, ...], wallets: str) -> str:
+    """The query of the factor inputs of the rows of ``wallets`` (``rep_wallets``), read as a
+    binary COPY stream (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its
+    ``idx`` (int4) then one float8 per column (NaN: none).
+
+    In no order and with no sort: the population step's figures do not depend on the rows'
+    order (its prior's fits sort the measurements first, its false-discovery sets take equal
+    probabilities together: :mod:`orderflow.reputation.factors`). ``wash_host`` is sent NaN:
+    the step sets it from the few rows of :func:`hosts` (joined to every wallet's row here, it
+    cost ≈ 20 % of this read at 100,000 wallets)."""
+    cols = ",\n       ".join(
+        "'NaN'::float8" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')" for c in columns
+    )
+    return f"""
+SELECT w.idx::int4, {cols}
+  FROM {wallets} w"""
+
+
+def stored_layout(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The columns of :func:`stored_copy` with their types."""
+    return (("idx", "int4"), (PACKED_COLUMN, packed(len(packed_columns(columns)))))
+
+
+def stored_copy(wallets: str, where: str) -> str:
+    """The packed factor inputs of the stored inputs' rows (``wallets``) that ``where`` (an SQL
+    condition on ``w``) picks: the wallets whose own figures an incremental run computes."""
+    return f"""
+SELECT w.idx::int4, w.{PACKED_COLUMN}
+  FROM {wallets} w
+ WHERE {where}"""
+
+
+# Kept beside the stored inputs, one row per wallet (its ``idx``): its own figures the
+# population step needs (orderflow.reputation.standing.Standing, packed as PACKED_COLUMN is) and
+# a copy of its stored row's score, tier and flags (:data:`MIRROR`). What an incremental run
+# reads of every wallet: ≈ 150 bytes a row, where the stored inputs' rows are ≈ 1.4 kB.
+STANDING = "orderflow_reputation_standing"
+STANDING_LAYOUT = (("idx", "int4"), ("standing", packed(len(Standing.names()))))
+
+# What an incremental run reads with the standings to know which rows it must send back and
+# write: the stored row's score (NaN: no row), tier (its index in TIERS, -1: none) and flags
+# (their bit set over FLAGS as numpy makes it; a name FLAGS does not know, or one written twice,
+# sets bit 14, which numpy never does; the run writes a set in FLAGS' order, so the order is
+# not compared). A wallet whose inputs did not change has the same own figures as when its row
+# was written (numpy's elementwise loops do not depend on a wallet's position in the arrays:
 # tests/reputation/test_factors.py), so its row can only change through the population: its
-# score, tier or flags. The stored row's three are read from the stored inputs' copy of them
+# score, tier or flags. The stored row's three are read from the standings' copy of them
 # (:data:`MIRROR`), not from ``orderflow_wallet_stats``: a join with every stored row was 40 % of
 # the step at 1 M wallets.
 STORED_LAYOUT = (
-    ("changed", "int2"),
     ("stored_score", "float8"),
     ("stored_tier", "int2"),
     ("stored_flags", "int2"),
@@ -62,11 +92,11 @@ _FLAG_BITS = " | ".join(
     f"CASE WHEN '{f}' = ANY(ws.flags) THEN {1 << b} ELSE 0 END" for b, f in enumerate(FLAGS)
 )
 _FLAG_COUNT = " + ".join(f"('{f}' = ANY(ws.flags))::int" for f in FLAGS)
-# What :data:`MIRROR` gives for no stored row (also a new wallet's, orderflow.reputation
-# .stored_inputs.replace): no score, no tier, no flag.
+# What :data:`MIRROR` gives for no stored row (also a new wallet's: :data:`STANDING_UPSERT`):
+# no score, no tier, no flag.
 MIRROR_NONE = {"stored_score": "'NaN'", "stored_tier": "-1", "stored_flags": "0"}
 # A stored row's (``ws``: ``orderflow_wallet_stats``, NULLs: no row) score, tier and flags as
-# :data:`STORED_LAYOUT` reads them: what the stored inputs keep beside each wallet's inputs
+# :data:`STORED_LAYOUT` reads them: what the standings keep beside each wallet's own figures
 # (columns stored_score, stored_tier, stored_flags), set after every live run's upsert.
 MIRROR = f"""coalesce(ws.reputation_score::float8, {MIRROR_NONE["stored_score"]}) AS stored_score,
        coalesce(array_position(ARRAY[{", ".join(f"'{t}'" for t in TIERS)}]::text[],
@@ -79,29 +109,20 @@ MIRROR = f"""coalesce(ws.reputation_score::float8, {MIRROR_NONE["stored_score"]}
             ELSE {MIRROR_NONE["stored_flags"]} END::int2 AS stored_flags"""
 MIRROR_COLUMNS = tuple(MIRROR_NONE)
 
-
-def inputs_copy(columns: tuple[str, ...], wallets: str, *, stored: bool = False) -> str:
-    """The query of the factor inputs of the rows of ``wallets`` (``rep_wallets``, or an
-    incremental run's stored inputs), read as a binary COPY stream
-    (:mod:`orderflow.reputation.binary_copy`): one row per wallet, its ``idx`` (int4) then one
-    float8 per column (NaN: none); ``stored`` (the stored inputs): the packed inputs
-    (:data:`PACKED_COLUMN`), the wash host, then :data:`STORED_LAYOUT`'s columns.
-
-    In no order and with no sort: the population step's figures do not depend on the rows'
-    order (its prior's fits sort the measurements first, its false-discovery sets take equal
-    probabilities together: :mod:`orderflow.reputation.factors`). ``wash_host`` is sent NaN and
-    ``changed`` 0: the step sets them from the few rows of :func:`hosts` and :func:`changed`
-    (joined to every wallet's row here, they cost ≈ 20 % of this read at 100,000 wallets)."""
-    cols = ",\n       ".join(
-        "'NaN'::float8" if c == "wash_host" else f"coalesce(w.{c}::float8, 'NaN')" for c in columns
-    )
-    if stored:
-        cols = f"w.{PACKED_COLUMN}, 'NaN'::float8,\n       0::int2, " + ", ".join(
-            f"w.{c}" for c in MIRROR_COLUMNS
-        )
-    return f"""
-SELECT w.idx::int4, {cols}
-  FROM {wallets} w"""
+STANDING_COPY = f"""
+SELECT s.idx, s.standing, {", ".join(f"s.{c}" for c in MIRROR_COLUMNS)}
+  FROM {STANDING} s"""
+# The standings an incremental run computed (``rep_standing``: its wallets whose inputs it
+# replaced, or whose stored row something else wrote) into STANDING: a wallet keeps its copy
+# of its stored row's score, tier and flags, a new one has none.
+STANDING_IN = """
+CREATE TEMP TABLE rep_standing (idx int4, standing bytea) ON COMMIT DROP
+"""
+STANDING_UPSERT = f"""
+INSERT INTO {STANDING} (idx, standing, {", ".join(MIRROR_COLUMNS)})
+SELECT n.idx, n.standing, {", ".join(MIRROR_NONE.values())} FROM rep_standing n
+ON CONFLICT (idx) DO UPDATE SET standing = EXCLUDED.standing
+"""
 
 
 def hosts(wallets: str) -> str:
@@ -111,14 +132,6 @@ def hosts(wallets: str) -> str:
 SELECT w.idx, h.idx AS host
   FROM {wallets} w JOIN {wallets} h ON h.wallet_address = w.wash_host_address
  WHERE w.wash_host_address IS NOT NULL"""
-
-
-def changed(wallets: str) -> str:
-    """The ``idx`` of the wallets of ``rep_changed`` (an incremental run's: see
-    :data:`STORED_LAYOUT`) among ``wallets``."""
-    return f"""
-SELECT w.idx
-  FROM rep_changed c JOIN {wallets} w ON w.wallet_address = c.wallet_address"""
 
 
 # Per-wallet results computed in numpy, sent back by binary COPY into ``rep_scores_in`` (NaN for

@@ -1,9 +1,12 @@
 """What a live full run keeps for the incremental runs after it, and how those runs keep it.
 
 * ``orderflow_reputation_inputs`` (:data:`INPUTS`) -- every wallet's row of ``rep_wallets`` (the
-  per-wallet statistics and evidence sums the population step reads), its ``idx`` and a copy of
-  its stored row's score, tier and flags (``stored_score``, ``stored_tier``, ``stored_flags``:
-  what the population step compares its scores with, set after every upsert: :func:`mirror`);
+  per-wallet statistics and evidence sums the population step reads) and its ``idx``;
+* ``orderflow_reputation_standing`` (:data:`STANDING`) -- by ``idx``, each wallet's standing
+  (the own figures the population step judges every wallet by:
+  :mod:`orderflow.reputation.standing`) and a copy of its stored row's score, tier and flags
+  (``stored_score``, ``stored_tier``, ``stored_flags``: what the population step compares its
+  scores with, set after every upsert: :func:`mirror`);
 * ``orderflow_reputation_wash`` (:data:`WASH`) -- ``rep_wash`` (the counterparty evidence);
 * ``orderflow_reputation_closes`` (:data:`CLOSES`) -- ``rep_close`` (closing lines and marks);
 * ``orderflow_reputation_void`` (:data:`orderflow.reputation.detached_void.VOIDS`) -- ``rep_void``
@@ -39,6 +42,7 @@ from orderflow.reputation import (
     positions_sql,
     prior,
     scores_sql,
+    standing,
     tiers,
     unrealized,
     wallet_inputs,
@@ -54,6 +58,7 @@ from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wallet_inputs import WalletInputs
 
 INPUTS = "orderflow_reputation_inputs"
+STANDING = scores_sql.STANDING
 WASH = "orderflow_reputation_wash"
 
 
@@ -75,6 +80,7 @@ _SCORING_CODE = (
     population_step,
     prior,
     scores_sql,
+    standing,
     tiers,
     wallet_inputs,
 )
@@ -137,12 +143,12 @@ _WRITTEN = "(SELECT idx, score AS reputation_score, tier AS trader_tier, flags F
 
 async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: datetime) -> None:
     """After a live full run (which called :func:`clear` before reading) has written its rows
-    (it gave the upsert every wallet): keep ``rep_wallets`` (with each wallet's stored score,
-    tier and flags: :func:`mirror`), ``rep_wash`` and ``rep_close`` for the next runs."""
-    for table in (INPUTS, WASH, CLOSES):
+    (it gave the upsert every wallet): keep ``rep_wallets``, the standings (``rep_standing``,
+    with each wallet's stored score, tier and flags: :func:`mirror`), ``rep_wash`` and
+    ``rep_close`` for the next runs."""
+    for table in (INPUTS, STANDING, WASH, CLOSES):
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
-    rows = f"""SELECT w.*, {scores_sql.MIRROR}
-                 FROM rep_wallets w LEFT JOIN {_WRITTEN} ws ON ws.idx = w.idx"""
+    rows = "SELECT w.* FROM rep_wallets w"
     await conn.execute(f"CREATE TABLE {INPUTS} AS {rows} WITH NO DATA")
     # the factor inputs packed as the population step reads them, kept by every write of a row
     await conn.execute(
@@ -152,6 +158,12 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     # (no unrealized P&L: read from the open positions and the marks, migration 098, which a
     # mark that moves changes without rescoring the holders; WALLETS does not compute it)
     await conn.execute(f"INSERT INTO {INPUTS} {rows}")
+    await conn.execute(
+        f"""CREATE TABLE {STANDING} AS
+            SELECT n.idx, n.standing, {scores_sql.MIRROR}
+              FROM rep_standing n LEFT JOIN {_WRITTEN} ws ON ws.idx = n.idx"""
+    )
+    await conn.execute(f"ALTER TABLE {STANDING} ADD PRIMARY KEY (idx)")
     await conn.execute(f"CREATE TABLE {WASH} AS SELECT * FROM rep_wash")
     await conn.execute(f"CREATE TABLE {CLOSES} AS SELECT * FROM rep_close")
     await detached_void.save(conn)
@@ -183,19 +195,19 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
 
 async def mirror(conn: asyncpg.Connection) -> None:
     """After an incremental run's upsert: the stored score, tier and flags kept beside the
-    inputs of the wallets it gave the upsert (``rep_scores``' rows; any other wallet's row was
+    standings of the wallets it gave the upsert (``rep_scores``' rows; any other wallet's row was
     not written). Every stored row then has them as written, which is what the next run's
     population step compares its scores with (:data:`scores_sql.MIRROR`). Only a live run
     writes a score, tier or flags, and an ``--as-of`` run makes the next one full
     (:func:`invalidate`), which keeps them afresh (:func:`save`).
     Only the copies that moved are written: most rows given to the upsert keep their score,
     tier and flags (a rescoring left their score), and an
-    UPDATE rewrites a row (≈ 1.4 kB here) even to the values it holds."""
+    UPDATE rewrites a row even to the values it holds."""
     columns = ", ".join(scores_sql.MIRROR_COLUMNS)
     new = ", ".join(f"m.{c}" for c in scores_sql.MIRROR_COLUMNS)
     old = ", ".join(f"i.{c}" for c in scores_sql.MIRROR_COLUMNS)
     await conn.execute(
-        f"""UPDATE {INPUTS} i SET ({columns}) = ({new})
+        f"""UPDATE {STANDING} i SET ({columns}) = ({new})
               FROM (SELECT ws.idx, {scores_sql.MIRROR} FROM {_WRITTEN} ws) m
              WHERE m.idx = i.idx AND ({old}) IS DISTINCT FROM ({new})"""
     )
@@ -203,33 +215,36 @@ async def mirror(conn: asyncpg.Connection) -> None:
 
 async def replace(conn: asyncpg.Connection) -> None:
     """The dirty wallets' stored inputs replaced by their new ``rep_wallets`` rows (then
-    dropped). A wallet keeps its ``idx`` and its stored row's score, tier and flags; a new one
-    gets the next free ``idx`` (after every one ever handed out: none is reused in a run) and
-    none (NaN, -1, 0: no stored row)."""
+    dropped). A wallet keeps its ``idx`` (and its standing's copy of its stored row's score,
+    tier and flags; the population step computes its standing again); a new one gets the next
+    free ``idx`` (after every one ever handed out: none is reused in a run). A wallet left
+    without inputs loses its standing."""
     inputs = await conn.fetch(
         "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
         " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
         INPUTS,
     )
-    mirrored = scores_sql.MIRROR_COLUMNS
-    kept = ("idx", *mirrored)
-    columns = [json.dumps(r["attname"]) for r in inputs if r["attname"] not in kept]
+    columns = [json.dumps(r["attname"]) for r in inputs if r["attname"] != "idx"]
     first_new = await conn.fetchval(f"SELECT coalesce(max(idx), -1) + 1 FROM {INPUTS}")
     await conn.execute(
         f"""CREATE TEMP TABLE rep_kept ON COMMIT DROP AS
             WITH d AS (DELETE FROM {INPUTS} i USING rep_dirty_wallets d
                         WHERE d.wallet_address = i.wallet_address
-                    RETURNING i.wallet_address, i.idx, {", ".join(f"i.{c}" for c in mirrored)})
+                    RETURNING i.wallet_address, i.idx)
             SELECT * FROM d"""
     )
-    none = ", ".join(f"coalesce(k.{c}, {scores_sql.MIRROR_NONE[c]})" for c in mirrored)
     await conn.execute(
-        f"""INSERT INTO {INPUTS} ({", ".join(columns)}, {", ".join(kept)})
+        f"""INSERT INTO {INPUTS} ({", ".join(columns)}, idx)
             SELECT {", ".join(f"n.{c}" for c in columns)},
                    coalesce(k.idx, $1 + (row_number() OVER (PARTITION BY k.idx IS NULL
-                                                            ORDER BY n.wallet_address))::int - 1),
-                   {none}
+                                                            ORDER BY n.wallet_address))::int - 1)
               FROM rep_wallets n LEFT JOIN rep_kept k ON k.wallet_address = n.wallet_address""",
         first_new,
+    )
+    await conn.execute(
+        f"""DELETE FROM {STANDING} s USING rep_kept k
+             WHERE s.idx = k.idx
+               AND NOT EXISTS (SELECT 1 FROM rep_wallets n
+                                WHERE n.wallet_address = k.wallet_address)"""
     )
     await conn.execute("DROP TABLE rep_wallets")

@@ -20,10 +20,11 @@ import asyncpg
 import numpy as np
 
 from orderflow.reputation import run_reputation
-from orderflow.reputation.factors import measurement, score, yardsticks
+from orderflow.reputation.factors import measurement, score
 from orderflow.reputation.per_wallet import wallet_report
 from orderflow.reputation.prior import Prior, fade_probability
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.standing import yardsticks
 from tests.reputation.population import DAY, World, noise_taker, skilled_taker
 from tests.reputation.test_cases import stats
 from tests.reputation.test_factors import inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from orderflow.reputation import evidence_sql, factors
+from orderflow.reputation import evidence_sql, standing
 from orderflow.reputation.settings import ReputationSettings
 from tests.benchmark_module import load_benchmark
 from tests.reputation.test_factors import bettor
@@ -27,9 +27,9 @@ def test_a_uniformly_old_record_widens_under_the_power_reading_only() -> None:
     c = 0.25
     w = {f"{f}_d60": c * getattr(i, f) for f in dr.TERMS}
     w |= {f"{f}_d60q": c * c * getattr(i, f) for f in dr.SQUARED}
-    whole = factors.yardsticks(i, FLAT)
-    power = factors.yardsticks(dr.decayed(i, w, "60", power=True), FLAT)
-    relative = factors.yardsticks(dr.decayed(i, w, "60", power=False), FLAT)
+    whole = standing.yardsticks(i, FLAT)
+    power = standing.yardsticks(dr.decayed(i, w, "60", power=True), FLAT)
+    relative = standing.yardsticks(dr.decayed(i, w, "60", power=False), FLAT)
     for k in (0, 2):  # the outcome's and the closing line's edges
         np.testing.assert_allclose(power[k], whole[k])
     for k in (1, 3, 4):  # their standard errors, and the excess's

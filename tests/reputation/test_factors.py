@@ -12,10 +12,11 @@ import pytest
 
 from orderflow.config import load
 from orderflow.errors import ConfigError
-from orderflow.reputation.factors import measurement, score, yardsticks
+from orderflow.reputation.factors import measurement, score
 from orderflow.reputation.flags import FLAGS, flag_bits
 from orderflow.reputation.prior import population_prior
 from orderflow.reputation.settings import ReputationSettings
+from orderflow.reputation.standing import yardsticks
 from orderflow.reputation.tiers import TIERS, bayes_fdr, place_in_band
 from orderflow.reputation.wallet_inputs import WalletInputs
 

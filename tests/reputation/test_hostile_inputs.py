@@ -32,6 +32,10 @@ _STORED = (
     "SELECT * FROM orderflow_reputation_closes ORDER BY token_id",
     "SELECT * FROM orderflow_reputation_wash ORDER BY 1, 2",
     "SELECT * FROM orderflow_reputation_inputs ORDER BY wallet_address",
+    # each wallet's standing, its bytes (an incremental run computes only the changed wallets')
+    """SELECT w.wallet_address, s.standing, s.stored_score, s.stored_tier, s.stored_flags
+         FROM orderflow_reputation_standing s JOIN orderflow_reputation_inputs w USING (idx)
+        ORDER BY 1""",
 )
 
 

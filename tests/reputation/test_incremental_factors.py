@@ -168,15 +168,18 @@ async def test_an_incremental_run_gives_the_upsert_only_rows_that_may_change(
 
 
 async def _mirror_is_the_stored_rows(pool: asyncpg.Pool) -> None:
-    """The stored inputs' copy of each wallet's stored score, tier and flags (what an
-    incremental run compares its scores with) is the stored row's."""
+    """The standings' copy of each wallet's stored score, tier and flags (what an
+    incremental run compares its scores with) is the stored row's; every wallet of the stored
+    inputs has a standing, and no other."""
     from orderflow.reputation.scores_sql import MIRROR, MIRROR_COLUMNS
 
     differ = await pool.fetchval(
-        f"""SELECT count(*) FROM {stored_inputs.INPUTS} i
-              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = i.wallet_address
+        f"""SELECT count(*) FROM {stored_inputs.STANDING} i
+              FULL JOIN {stored_inputs.INPUTS} w ON w.idx = i.idx
+              LEFT JOIN orderflow_wallet_stats ws ON ws.wallet_address = w.wallet_address
               CROSS JOIN LATERAL (SELECT {MIRROR}) m
-             WHERE ({", ".join(f"i.{c}" for c in MIRROR_COLUMNS)}) IS DISTINCT FROM
+             WHERE i.idx IS NULL OR w.idx IS NULL
+                OR ({", ".join(f"i.{c}" for c in MIRROR_COLUMNS)}) IS DISTINCT FROM
                    ({", ".join(f"m.{c}" for c in MIRROR_COLUMNS)})"""
     )
     assert differ == 0

@@ -1,4 +1,4 @@
-"""After an incremental run's upsert, the stored inputs' copies of the written rows' score, tier
+"""After an incremental run's upsert, the standings' copies of the written rows' score, tier
 and flags (``stored_inputs.mirror``) are rewritten only where they moved.
 
 Most rows an hourly run gives its upsert keep their score, tier and flags (a mark moved their
@@ -40,15 +40,15 @@ async def test_only_the_moved_copies_are_written(pool: asyncpg.Pool) -> None:
         await conn.execute("UPDATE rep_scores SET score = score + 1 WHERE idx = $1", moved)
         written = await conn.fetchval("SELECT count(*) FROM rep_scores")
         assert written >= 8
-        before = dict(await conn.fetch(f"SELECT idx, ctid::text FROM {stored_inputs.INPUTS}"))
+        before = dict(await conn.fetch(f"SELECT idx, ctid::text FROM {stored_inputs.STANDING}"))
 
         await stored_inputs.mirror(conn)
 
-        after = dict(await conn.fetch(f"SELECT idx, ctid::text FROM {stored_inputs.INPUTS}"))
+        after = dict(await conn.fetch(f"SELECT idx, ctid::text FROM {stored_inputs.STANDING}"))
         rewritten = {idx for idx, at in after.items() if before[idx] != at}
         assert rewritten == {moved}  # every row's copy before: all of them
         differ = await conn.fetchval(
-            f"""SELECT count(*) FROM {stored_inputs.INPUTS} i
+            f"""SELECT count(*) FROM {stored_inputs.STANDING} i
                   JOIN (SELECT ws.idx, {MIRROR}
                           FROM (SELECT idx, score AS reputation_score, tier AS trader_tier,
                                        flags FROM rep_scores) ws) m ON m.idx = i.idx
