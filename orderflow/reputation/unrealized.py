@@ -48,11 +48,7 @@ async def _sync(
     scope: str = "",
 ) -> None:
     """``table``'s rows (those matching ``scope``, an SQL condition on ``o``; all if empty) made
-    the rows of ``new``: a row that moved or went is deleted, one missing is inserted (``key``:
-    the table's primary key). A scoped sync (an incremental run's few wallets or tokens) skips
-    the rows already there by their key's index, row by row; a whole one (a full run's) by one
-    anti join with the table, which for a scope's few rows read every row of the table into a
-    hash (1 M open positions at 1 M wallets: ≈ 0.4 s of the hourly run, docs/benchmarks.md)."""
+    the rows of ``new``: a row that moved or went is deleted, one missing is inserted."""
     columns = (*key, *values)
     same = " AND ".join(f"n.{c} = o.{c}" for c in columns)
     same_key = " AND ".join(f"n.{c} = o.{c}" for c in key)
@@ -60,12 +56,10 @@ async def _sync(
         f"""DELETE FROM {table} o
              WHERE {scope or "TRUE"} AND NOT EXISTS (SELECT 1 FROM ({new}) n WHERE {same})"""
     )
-    insert = f"""INSERT INTO {table} ({", ".join(columns)})
-            SELECT {", ".join(f"n.{c}" for c in columns)} FROM ({new}) n"""
     await conn.execute(
-        f"{insert} ON CONFLICT ({', '.join(key)}) DO NOTHING"
-        if scope
-        else f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE {same_key})"
+        f"""INSERT INTO {table} ({", ".join(columns)})
+            SELECT {", ".join(f"n.{c}" for c in columns)} FROM ({new}) n
+             WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE {same_key})"""
     )
 
 
