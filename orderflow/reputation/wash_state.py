@@ -37,6 +37,7 @@ import asyncpg
 from orderflow.reputation import wash_partials_sql as sql
 from orderflow.reputation import wash_parts, wash_tot
 from orderflow.reputation import wash_region as region
+from orderflow.reputation.probe import among
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wash_assemble import CLOSURE, drop_tables, mark_wide
 from orderflow.reputation.wash_sql import WASH, wash_settings
@@ -204,7 +205,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
         settings.wash_top_k,
         settings.wash_min_fills,
     )
-    ok = await _wallets(conn, args)
+    ok = await _wallets(conn, args, keyed=False)
     await mark_wide(conn, args, None)
     for table in _TABLES:  # the statistics of the tables as filled (an update reads them)
         await conn.execute(f"ANALYZE {table}")
@@ -219,22 +220,30 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
+# The wallets of rep_wash_ws whose verdict is not the stored one; {only}: which stored rows are
+# read (an update's by their key, orderflow.reputation.probe; a build's whole).
+_FLIPPED = """SELECT n.w, n.off1 FROM rep_wash_ws n
+  LEFT JOIN (SELECT o.w, o.off1 FROM orderflow_wash_wallets o WHERE {only}) o ON o.w = n.w
+ WHERE n.off1 <> coalesce(o.off1, FALSE)"""
+
+
 async def _wallets(
-    conn: asyncpg.Connection, args: tuple[object, ...], some_tot: bool = False
+    conn: asyncpg.Connection, args: tuple[object, ...], some_tot: bool = False, keyed: bool = True
 ) -> bool:
     """Replace the sums of the wallets of ``rep_wash_w`` from their cells; whether their
     verdicts are the stored ones (those pass 2 was computed against). ``some_tot``:
-    ``rep_wash_tot`` holds the moved volumes only (:mod:`orderflow.reputation.wash_tot`)."""
+    ``rep_wash_tot`` holds the moved volumes only (:mod:`orderflow.reputation.wash_tot`);
+    ``keyed``: the stored rows read at those wallets by their key (an update's few), else whole
+    (a build's, every wallet)."""
     await drop_tables(conn, "rep_wash_ws")
     if some_tot:
         await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_STORED_CELLS), *args)
-    differ = await conn.fetchval(
-        """SELECT count(*) FROM rep_wash_ws n
-             LEFT JOIN orderflow_wash_wallets o ON o.w = n.w
-            WHERE n.off1 <> coalesce(o.off1, FALSE)"""
-    )
-    await conn.execute("DELETE FROM orderflow_wash_wallets o USING rep_wash_w w WHERE w.w = o.w")
+    only = among("o.w", "SELECT w FROM rep_wash_ws") if keyed else "TRUE"
+    differ = await conn.fetchval(f"SELECT count(*) FROM ({_FLIPPED.format(only=only)}) f")
+    keys = "SELECT w FROM rep_wash_w"
+    gone = among("o.w", keys) if keyed else f"o.w IN ({keys})"
+    await conn.execute(f"DELETE FROM orderflow_wash_wallets o WHERE {gone}")
     await conn.execute(_KEEP_WALLETS)
     return not differ
 
@@ -337,10 +346,8 @@ async def update(
         await wash_tot.add_stored(conn)
     await conn.execute(sql.wallet_sums(_PHASE1_CELLS), *args)
     await conn.execute(
-        """CREATE TEMP TABLE rep_wash_f ON COMMIT DROP AS
-           SELECT n.w, n.off1 FROM rep_wash_ws n
-             LEFT JOIN orderflow_wash_wallets o ON o.w = n.w
-            WHERE n.off1 <> coalesce(o.off1, FALSE)"""
+        "CREATE TEMP TABLE rep_wash_f ON COMMIT DROP AS "
+        + _FLIPPED.format(only=among("o.w", "SELECT w FROM rep_wash_ws"))
     )
     await conn.execute(
         """INSERT INTO orderflow_wash_wallets (w, ref1, off1, ref2)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from orderflow.reputation.probe import among
 from orderflow.reputation.sums_sql import CHANGES
 from orderflow.reputation.wash_sql import TOT
 
@@ -32,12 +33,14 @@ THIN = """SELECT wallet_address, sum(bought_gross_u + sold_gross_u)::numeric AS 
   FROM orderflow_position_sums WHERE fills > 0{only} GROUP BY wallet_address"""
 
 # K's volumes, read from the sums of K's wallets alone (not from a thin rep_positions of every
-# wallet: 4 s at 1 M wallets): the same statement over the same rows of THIN.
+# wallet: 4 s at 1 M wallets) by the sums' primary key (orderflow.reputation.probe: a join with
+# rep_wash_k read every position's sums, 3.7 s at 1 M wallets): the same statement over the same
+# rows of THIN.
 _GROUPED = "FROM rep_positions GROUP BY"
 _OF_K = ALL.replace(
     _GROUPED,
     "FROM ("
-    + THIN.format(only=" AND wallet_address IN (SELECT w FROM rep_wash_k)")
+    + THIN.format(only=" AND " + among("wallet_address", "SELECT w FROM rep_wash_k"))
     + ") AS rep_positions GROUP BY",
 )
 assert _GROUPED in ALL
@@ -59,10 +62,11 @@ SELECT coalesce(n.w, o.w) AS w
 # The wallets of T whose share volume fell (trades deleted or shrunk: a reorg): a partner whose
 # volume falls can join the larger ring of a wallet with no group before
 # (orderflow.reputation.wash_ring_sql), so the assembly regroups the wallets it is a member of.
-_FELL = """
+_FELL = f"""
 CREATE TEMP TABLE rep_wash_fell ON COMMIT DROP AS
 SELECT t.w FROM rep_wash_t t
-  JOIN orderflow_wash_wallets o ON o.w = t.w
+  JOIN (SELECT o.w, o.tot FROM orderflow_wash_wallets o
+         WHERE {among("o.w", "SELECT w FROM rep_wash_t")}) o ON o.w = t.w
   LEFT JOIN rep_wash_tot n ON n.w = t.w
  WHERE o.tot IS NOT NULL AND (n.vol IS NULL OR n.vol < o.tot)
 """
@@ -71,11 +75,11 @@ SELECT t.w FROM rep_wash_t t
 # wallets an update's rows read (``rep_wash_u``, :mod:`orderflow.reputation.wash_assemble`):
 # those rows read no other wallet's volume (a group's members and a host are in U: their pairs
 # are read too), so every wallet's (read and sorted for the hosts' window, ≈ 0.15 s at 100,000
-# wallets whatever the change) gave the same rows.
-STORED = """), tot AS (
+# wallets whatever the change) gave the same rows. Read by the key (orderflow.reputation.probe).
+STORED = f"""), tot AS (
     SELECT o.w, o.tot AS vol
-      FROM rep_wash_u u JOIN orderflow_wash_wallets o ON o.w = u.w
-     WHERE o.tot IS NOT NULL
+      FROM orderflow_wash_wallets o
+     WHERE {among("o.w", "SELECT w FROM rep_wash_u")} AND o.tot IS NOT NULL
 """
 
 
@@ -95,7 +99,8 @@ async def moved(conn: asyncpg.Connection, claimed: str | None) -> bool:
     await conn.execute(_OF_K)
     await conn.execute(
         _MOVED.format(
-            stored="SELECT o.w, o.tot FROM orderflow_wash_wallets o JOIN rep_wash_k k ON k.w = o.w"
+            stored="SELECT o.w, o.tot FROM orderflow_wash_wallets o"
+            f" WHERE {among('o.w', 'SELECT w FROM rep_wash_k')}"
         )
     )
     await conn.execute(_FELL)
@@ -106,9 +111,9 @@ async def add_stored(conn: asyncpg.Connection) -> None:
     """The stored share volumes of the wallets of ``rep_wash_w`` outside K not yet in
     ``rep_wash_tot`` (their volume did not move)."""
     await conn.execute(
-        """INSERT INTO rep_wash_tot
-           SELECT o.w, o.tot FROM orderflow_wash_wallets o JOIN rep_wash_w x ON x.w = o.w
-            WHERE o.tot IS NOT NULL
+        f"""INSERT INTO rep_wash_tot
+           SELECT o.w, o.tot FROM orderflow_wash_wallets o
+            WHERE {among("o.w", "SELECT w FROM rep_wash_w")} AND o.tot IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM rep_wash_k k WHERE k.w = o.w)
               AND NOT EXISTS (SELECT 1 FROM rep_wash_tot t WHERE t.w = o.w)"""
     )
