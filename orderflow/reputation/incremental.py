@@ -56,6 +56,7 @@ from orderflow.reputation import evidence_sql as ev
 from orderflow.reputation.changes import claim_changes
 from orderflow.reputation.detached_lines import CLOSES
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.probe import among
 from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.stored_inputs import WASH
 from orderflow.reputation.sums_sql import CHANGES
@@ -183,6 +184,29 @@ async def _moves(conn: asyncpg.Connection) -> None:
     )
 
 
+# The wallets of the claimed keys that have no position (no fill left; rep_positions: the
+# rescored wallets' positions, every key with fills).
+_EMPTIED = """SELECT k.wallet_address FROM rep_dirty_keys k
+ WHERE NOT EXISTS (SELECT 1 FROM rep_positions p
+                    WHERE p.wallet_address = k.wallet_address AND p.token_id = k.token_id)"""
+
+# The wallets rescored: those of the claimed keys, every holder of a token whose closing line
+# moved or that was marked (the sums read by their token index: orderflow.reputation.probe),
+# those whose counterparty evidence changed.
+DIRTY_WALLETS = f"""
+CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
+SELECT wallet_address FROM rep_dirty_keys
+UNION SELECT s.wallet_address FROM orderflow_position_sums s
+       WHERE {
+    among(
+        "s.token_id",
+        "SELECT token_id FROM rep_moved_tokens UNION SELECT token_id FROM rep_marked_tokens",
+    )
+}
+UNION SELECT wallet_address FROM rep_wash_changed
+"""
+
+
 async def build(
     conn: asyncpg.Connection, as_of: datetime, settings: ReputationSettings
 ) -> tuple[int, dict[str, float], str]:
@@ -210,9 +234,12 @@ async def build(
     await line_sql.keep_hosts(conn, WASH)  # the current hosts, which the lines leave out
     # the closing lines and marks of the changed tokens, over all their positions (the columns
     # those statements read)
+    # (by the sums' token index: orderflow.reputation.probe)
     await conn.execute(
         positions_sql.positions(
-            stored=True, only="a.token_id IN (SELECT token_id FROM rep_dirty_tokens)", light=True
+            stored=True,
+            only=among("a.token_id", "SELECT token_id FROM rep_dirty_tokens"),
+            light=True,
         ),
         as_of,
     )
@@ -220,7 +247,7 @@ async def build(
     await conn.execute(ev.CLOSES, as_of, settings.clv_horizon)
     # a line whose fills were detached: the stored one; a mark: the kept one
     await detached_lines.keep(
-        conn, as_of, only="s.token_id IN (SELECT token_id FROM rep_dirty_tokens)"
+        conn, as_of, only=among("s.token_id", "SELECT token_id FROM rep_dirty_tokens")
     )
     # their problems: rep_positions holds exactly the changed tokens' positions, so the run's
     # own ISSUES statement rewrites theirs and no other token's
@@ -236,23 +263,16 @@ async def build(
     await conn.execute(f"INSERT INTO {CLOSES} SELECT * FROM rep_close")
     await conn.execute("DROP TABLE rep_close")
     lap("closes")
-    await conn.execute(
-        """CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
-           SELECT wallet_address FROM rep_dirty_keys
-           UNION SELECT s.wallet_address FROM orderflow_position_sums s
-                  JOIN (SELECT token_id FROM rep_moved_tokens
-                        UNION SELECT token_id FROM rep_marked_tokens) t
-                    ON t.token_id = s.token_id
-           UNION SELECT wallet_address FROM rep_wash_changed"""
-    )
+    await conn.execute(DIRTY_WALLETS)
     await conn.execute("ALTER TABLE rep_dirty_wallets ADD PRIMARY KEY (wallet_address)")
     await conn.execute("ANALYZE rep_dirty_wallets")
     await _rows_of(conn)
-    # the dirty wallets' positions, every column
+    # the dirty wallets' positions, every column (by the sums' primary key)
     await conn.execute("DROP TABLE rep_positions")
     await conn.execute(
         positions_sql.positions(
-            stored=True, only="a.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
+            stored=True,
+            only=among("a.wallet_address", "SELECT wallet_address FROM rep_dirty_wallets"),
         ),
         as_of,
     )
@@ -280,10 +300,13 @@ async def build(
     )
     await conn.execute("ANALYZE rep_changed")
     # keys left without fills (a reorg took them all): only a change makes one, so it is among
-    # the keys this run claimed (one still marked changed again since, and waits for the next)
+    # the keys this run claimed (one still marked changed again since, and waits for the next);
+    # read at the wallets of the claimed keys the positions left out (fills = 0 when read; one
+    # whose fills changed since is marked again), by the primary key
     await conn.execute(
         f"""DELETE FROM orderflow_position_sums s USING rep_dirty_keys k
-             WHERE s.wallet_address = k.wallet_address AND s.token_id = k.token_id
+             WHERE {among("s.wallet_address", _EMPTIED)}
+               AND s.wallet_address = k.wallet_address AND s.token_id = k.token_id
                AND s.fills = 0
                AND NOT EXISTS (SELECT 1 FROM {CHANGES} c
                                 WHERE c.wallet_address = k.wallet_address

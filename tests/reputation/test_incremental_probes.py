@@ -16,7 +16,7 @@ import math
 import asyncpg
 import pytest
 
-from orderflow.reputation import wash_state
+from orderflow.reputation import ReputationSettings, incremental, wash_state
 from tests.reputation.test_wash_identity import SETTINGS
 from tests.reputation.test_wash_state_hosts import _elsewhere
 from tests.reputation.wash_state_step import CLAIM, CLAIMED, THIN, wash_step, wash_world
@@ -98,3 +98,35 @@ async def test_the_counterparty_update_reads_the_changed_wallets_rows(
     assert read["orderflow_position_sums"] <= 4 * CHANGED, read
     assert read["orderflow_wash_wallets"] <= 8 * CHANGED, read
 
+
+async def test_the_run_reads_the_positions_of_its_wallets_and_tokens(pool: asyncpg.Pool) -> None:
+    """The changed tokens' positions (their closing lines) and the rescored wallets' positions
+    are read from the sums at those tokens and wallets alone."""
+    w = wash_world(5)
+    await w.finish(pool)
+    settings = ReputationSettings()
+    from orderflow.reputation import run_reputation
+
+    await run_reputation(pool, settings=settings, full=True)
+    await run_reputation(pool, settings=settings)  # the counterparty cells built
+    await _pad(pool, wash=False)
+    await pool.execute(_MARK, CHANGED)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
+        as_of = await conn.fetchval("SELECT now()")
+        before = await _reads(conn, "orderflow_position_sums")
+        await incremental.build(conn, as_of, settings)
+        after = await _reads(conn, "orderflow_position_sums")
+        dirty = await conn.fetchval("SELECT count(*) FROM rep_dirty_wallets")
+        own = await conn.fetchval(
+            """SELECT count(*) FROM orderflow_position_sums s
+                WHERE s.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)
+                   OR s.token_id IN (SELECT token_id FROM rep_dirty_tokens)"""
+        )
+        stored = await conn.fetchval("SELECT count(*) FROM orderflow_position_sums")
+    read = after["orderflow_position_sums"] - before["orderflow_position_sums"]
+    assert dirty >= CHANGED
+    assert stored > 10 * own, (stored, own)
+    # each stage reads the rows of its keys (the counterparty update, the changed tokens', the
+    # rescored wallets'): a few passes over those, not one over the table
+    assert read <= 4 * own, (read, own, stored)
