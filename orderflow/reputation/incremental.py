@@ -193,16 +193,14 @@ _EMPTIED = """SELECT k.wallet_address FROM rep_dirty_keys k
 # The wallets rescored: those of the claimed keys, every holder of a token whose closing line
 # moved or that was marked (the sums read by their token index: orderflow.reputation.probe),
 # those whose counterparty evidence changed.
+_HOLDERS = among(
+    "s.token_id",
+    "SELECT token_id FROM rep_moved_tokens UNION SELECT token_id FROM rep_marked_tokens",
+)
 DIRTY_WALLETS = f"""
 CREATE TEMP TABLE rep_dirty_wallets ON COMMIT DROP AS
 SELECT wallet_address FROM rep_dirty_keys
-UNION SELECT s.wallet_address FROM orderflow_position_sums s
-       WHERE {
-    among(
-        "s.token_id",
-        "SELECT token_id FROM rep_moved_tokens UNION SELECT token_id FROM rep_marked_tokens",
-    )
-}
+UNION SELECT s.wallet_address FROM orderflow_position_sums s WHERE {_HOLDERS}
 UNION SELECT wallet_address FROM rep_wash_changed
 """
 
@@ -233,8 +231,7 @@ async def build(
     await _regrouped(conn, as_of)
     await line_sql.keep_hosts(conn, WASH)  # the current hosts, which the lines leave out
     # the closing lines and marks of the changed tokens, over all their positions (the columns
-    # those statements read)
-    # (by the sums' token index: orderflow.reputation.probe)
+    # those statements read; by the sums' token index: orderflow.reputation.probe)
     await conn.execute(
         positions_sql.positions(
             stored=True,

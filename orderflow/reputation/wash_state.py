@@ -220,8 +220,7 @@ async def build(conn: asyncpg.Connection, as_of: datetime, settings: ReputationS
     )
 
 
-# The wallets of rep_wash_ws whose verdict is not the stored one; {only}: which stored rows are
-# read (an update's by their key, orderflow.reputation.probe; a build's whole).
+# rep_wash_ws's wallets whose verdict is not the stored one; {only}: the stored rows read.
 _FLIPPED = """SELECT n.w, n.off1 FROM rep_wash_ws n
   LEFT JOIN (SELECT o.w, o.off1 FROM orderflow_wash_wallets o WHERE {only}) o ON o.w = n.w
  WHERE n.off1 <> coalesce(o.off1, FALSE)"""
@@ -233,8 +232,7 @@ async def _wallets(
     """Replace the sums of the wallets of ``rep_wash_w`` from their cells; whether their
     verdicts are the stored ones (those pass 2 was computed against). ``some_tot``:
     ``rep_wash_tot`` holds the moved volumes only (:mod:`orderflow.reputation.wash_tot`);
-    ``keyed``: the stored rows read at those wallets by their key (an update's few), else whole
-    (a build's, every wallet)."""
+    ``keyed``: the stored rows read by their key (an update's few wallets), else whole (a build)."""
     await drop_tables(conn, "rep_wash_ws")
     if some_tot:
         await wash_tot.add_stored(conn)
