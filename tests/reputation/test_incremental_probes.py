@@ -16,7 +16,7 @@ import math
 import asyncpg
 import pytest
 
-from orderflow.reputation import ReputationSettings, incremental, wash_state
+from orderflow.reputation import ReputationSettings, incremental, run_reputation, wash_state
 from tests.reputation.test_wash_identity import SETTINGS
 from tests.reputation.test_wash_state_hosts import _elsewhere
 from tests.reputation.wash_state_step import CLAIM, CLAIMED, THIN, wash_step, wash_world
@@ -105,8 +105,6 @@ async def test_the_run_reads_the_positions_of_its_wallets_and_tokens(pool: async
     w = wash_world(5)
     await w.finish(pool)
     settings = ReputationSettings()
-    from orderflow.reputation import run_reputation
-
     await run_reputation(pool, settings=settings, full=True)
     await run_reputation(pool, settings=settings)  # the counterparty cells built
     await _pad(pool, wash=False)
