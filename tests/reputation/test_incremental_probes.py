@@ -66,22 +66,23 @@ async def _pad(pool: asyncpg.Pool, wash: bool) -> None:
     await pool.execute("ANALYZE orderflow_wash_wallets")
 
 
+@pytest.mark.parametrize("seed", [6, 7])
 async def test_the_counterparty_update_reads_the_changed_wallets_rows(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     """The share volumes of the changed wallets (their position sums) and the stored rows of
     those wallets (their volume and verdict) are read at those wallets: a handful of rows each,
     not the tables."""
     monkeypatch.setattr(wash_state, "REBUILD_SHARE", math.inf)
     settings = SETTINGS["default"]
-    w = wash_world(6)
+    w = wash_world(seed)
     await w.finish(pool)
     await wash_step(pool, settings, build=True)
     await _pad(pool, wash=True)
     off = [r["w"] for r in await pool.fetch(
         "SELECT w FROM orderflow_wash_wallets WHERE off1 ORDER BY w LIMIT 2"
     )]  # fmt: skip
-    await _elsewhere(w, pool, off, 5000.0)  # a real change: new fills, verdicts flipping
+    await _elsewhere(w, pool, off, 100000.0)  # a real change: new fills, verdicts flipping
     await pool.execute(_MARK, CHANGED)
     tables = ("orderflow_position_sums", "orderflow_wash_wallets")
     async with pool.acquire() as conn, conn.transaction():
@@ -99,10 +100,13 @@ async def test_the_counterparty_update_reads_the_changed_wallets_rows(
     assert read["orderflow_wash_wallets"] <= 8 * CHANGED, read
 
 
-async def test_the_run_reads_the_positions_of_its_wallets_and_tokens(pool: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("seed", [5, 7])
+async def test_the_run_reads_the_positions_of_its_wallets_and_tokens(
+    pool: asyncpg.Pool, seed: int
+) -> None:
     """The changed tokens' positions (their closing lines) and the rescored wallets' positions
     are read from the sums at those tokens and wallets alone."""
-    w = wash_world(5)
+    w = wash_world(seed)
     await w.finish(pool)
     settings = ReputationSettings()
     await run_reputation(pool, settings=settings, full=True)
