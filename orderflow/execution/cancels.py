@@ -175,6 +175,9 @@ class OrderCanceller:
                 failed.append(exc)  # held: the switch asks again after the refill
                 continue
             sent.update(ids)
+            async with self.desk.pool.acquire() as conn:  # kept should the answer be lost
+                asked = [r["id"] for r in live if set(order_ids(r)) & set(ids)]
+                await order_queries.note_cancel_asked(conn, asked, reason)
             batches = [ids[i : i + size] for i in range(0, len(ids), size)]
             results = await asyncio.gather(
                 *(self.desk.call(broker.cancel(b)) for b in batches), return_exceptions=True

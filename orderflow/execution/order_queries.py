@@ -244,6 +244,17 @@ async def matched_unlisted(
     )
 
 
+async def note_cancel_asked(conn: asyncpg.Connection, order_ids: list[int], reason: str) -> None:
+    """Why we are about to ask the exchange to cancel these live orders (migration 117): an
+    order it later shows cancelled is closed with it, should our cancel's answer be lost."""
+    await conn.execute(
+        "UPDATE orderflow_orders SET cancel_reason = $2"
+        " WHERE id = ANY($1::bigint[]) AND status IN ('INTENT', 'OPEN')",
+        order_ids,
+        reason,
+    )
+
+
 async def order_row(conn: asyncpg.Connection, order_id: int) -> asyncpg.Record:
     row: asyncpg.Record = await conn.fetchrow(ORDER_ROWS + " WHERE o.id = $1", order_id)
     return row

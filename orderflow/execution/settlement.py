@@ -230,11 +230,14 @@ def settle(
 
 
 def _closed_why(row: Mapping[str, Any], expired: bool) -> str | None:
-    """Why an order the exchange shows cancelled was: its expiry; else, its strategy killed (or
-    deleted), the kill's cancel (whose answer a crash may have lost); an entry of a paused
-    strategy, the pause's; else not known."""
+    """Why an order the exchange shows cancelled was: its expiry; else the reason of the cancel
+    we asked (migration 117: its answer lost to a failed booking or a crash); else, its strategy
+    killed (or deleted), the kill's cancel; an entry of a paused strategy, the pause's; else not
+    known."""
     if expired:
         return "expired"
+    if row.get("cancel_reason"):
+        return str(row["cancel_reason"])
     if row.get("strategy_stopped"):
         return "strategy_killed"
     return "strategy_paused" if row.get("strategy_paused") and row["side"] == "BUY" else None
