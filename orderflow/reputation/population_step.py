@@ -123,6 +123,19 @@ async def _stored_own(
     return np.asarray(arrays["idx"]), own(_inputs(arrays, columns), s)
 
 
+async def _write_standing(
+    conn: asyncpg.Connection, idx: np.ndarray[Any, Any], standing: Standing
+) -> None:
+    """These wallets' standings (by ``idx``) into a new ``rep_standing``."""
+    await conn.execute(scores_sql.STANDING_IN)
+    await binary_copy.write(
+        conn,
+        "rep_standing",
+        scores_sql.STANDING_LAYOUT,
+        {"idx": idx, "standing": standing.matrix()},
+    )
+
+
 async def _refresh(
     conn: asyncpg.Connection, wallets: str, s: ReputationSettings
 ) -> tuple[np.ndarray[Any, Any], Own]:
@@ -132,13 +145,7 @@ async def _refresh(
     idx, figures = await _stored_own(
         conn, wallets, s, "w.wallet_address IN (SELECT wallet_address FROM rep_changed)"
     )
-    await conn.execute(scores_sql.STANDING_IN)
-    await binary_copy.write(
-        conn,
-        "rep_standing",
-        scores_sql.STANDING_LAYOUT,
-        {"idx": idx, "standing": figures.standing.matrix()},
-    )
+    await _write_standing(conn, idx, figures.standing)
     await conn.execute(scores_sql.STANDING_UPSERT)
     await conn.execute("DROP TABLE rep_standing")
     return idx, figures
@@ -263,13 +270,7 @@ async def population_step(
     await conn.execute("ANALYZE rep_scores (idx)")
     await conn.execute("DROP TABLE rep_scores_in")
     if keep_standing:
-        await conn.execute(scores_sql.STANDING_IN)
-        await binary_copy.write(
-            conn,
-            "rep_standing",
-            scores_sql.STANDING_LAYOUT,
-            {"idx": idx, "standing": standing.matrix()},
-        )
+        await _write_standing(conn, idx, standing)
     await conn.execute(
         scores_sql.final_view(weights(settings), settings.follower_cost, judged.prior, wallets)
     )
