@@ -176,7 +176,8 @@ class OrderCanceller:
                 continue
             sent.update(ids)
             async with self.desk.pool.acquire() as conn:  # kept should the answer be lost
-                asked = [r["id"] for r in live if set(order_ids(r)) & set(ids)]
+                sending = set(ids)
+                asked = [r["id"] for r in live if not sending.isdisjoint(order_ids(r))]
                 await order_queries.note_cancel_asked(conn, asked, reason)
             batches = [ids[i : i + size] for i in range(0, len(ids), size)]
             results = await asyncio.gather(
