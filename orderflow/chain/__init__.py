@@ -7,7 +7,7 @@ Modules (one concern each):
 * ``events`` — the decoded event dataclasses (``Fill``, ``Match`` …, ``DeadLetter``);
 * ``fields`` — parsers of a raw log's hex fields, each failing with the field's name;
 * ``decode`` — raw JSON-RPC logs → events, pure and fast (``decode_log``, ``decode_batch``;
-  ``decode_batch_async`` off the event loop when a batch may take long); ``decode_events`` —
+  no event loop: a decoding process imports it); ``decode_events`` —
   one decoder per (emitter, topic0) and the tables that choose them;
 * ``amounts`` — a match's taker fill gets the amounts its makers executed;
 * ``storable`` — any value a node or a file carries made storable (dead letters), and JSON

@@ -16,7 +16,6 @@ a log's identity (:class:`LogRef`), the dispatch, dead letters, and batching.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +52,6 @@ __all__ = [
     "DecodedBatch",
     "dead_letter",
     "decode_batch",
-    "decode_batch_async",
     "decode_log",
     "log_decoder",
 ]
@@ -239,30 +237,3 @@ def decode_batch(
             batch.add(item)
     correct_taker_amounts(batch)
     return batch
-
-
-# Decoding is pure CPU. A ConditionPreparation with 256 outcomes derives 256 token ids (two
-# 254-bit modular exponentiations each: about 0.1 s of CPU), and a large batch takes a while
-# too; on the listener's event loop either would stall heads, pings and /healthz.
-_OFF_LOOP_LOGS = 500
-
-
-def _needs_thread(raws: list[Any], addresses: ChainAddresses) -> bool:
-    if len(raws) >= _OFF_LOOP_LOGS:
-        return True
-    ctf = addresses.ctf
-    return any(
-        isinstance(r, Mapping) and isinstance(a := r.get("address"), str) and a.lower() == ctf
-        for r in raws
-    )
-
-
-async def decode_batch_async(
-    raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
-) -> DecodedBatch:
-    """:func:`decode_batch` for code on the event loop: batches that may take long (many logs,
-    or ConditionalTokens events, whose token ids are derived here) run in a worker thread."""
-    items = list(raws)
-    if _needs_thread(items, addresses):
-        return await asyncio.to_thread(decode_batch, items, chain_id, addresses)
-    return decode_batch(items, chain_id, addresses)

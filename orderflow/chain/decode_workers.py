@@ -22,7 +22,6 @@ whose parent is gone (kill -9) exits within half a second.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import gc
 import multiprocessing
@@ -34,7 +33,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orderflow.chain.contracts import ChainAddresses
 from orderflow.chain.copy_render import CopyRows, own_timestamps, render
@@ -43,6 +42,9 @@ from orderflow.chain.decode_fast import render_lines, render_raws
 from orderflow.chain.events import DeadLetter, DecodedBatch
 from orderflow.chain.file_lines import LineBatch, cut_line, malformed, parse_line, refused
 from orderflow.errors import OrderflowError
+
+if TYPE_CHECKING:  # the writer's: a decoding process imports this module, and runs no loop
+    import asyncio
 
 
 class DecodeWorkerError(OrderflowError):
@@ -256,6 +258,8 @@ class Decoders:
         return self.workers + 1 if self.workers else 1
 
     def submit(self, lines: LineBatch) -> asyncio.Future[Chunk]:
+        import asyncio  # the writer's, loaded long before (not at this module's import)
+
         loop = asyncio.get_running_loop()
         if self._pool is None:
             return loop.run_in_executor(

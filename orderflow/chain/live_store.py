@@ -19,9 +19,10 @@ that one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -37,7 +38,8 @@ from orderflow.chain.backfill_headers import HeaderCache, block_of, block_rows, 
 from orderflow.chain.backfill_read import bloom_misses
 from orderflow.chain.checkpoints import Checkpoint, rewind_checkpoint
 from orderflow.chain.confirming import CONFIRMED, ConfirmingRead
-from orderflow.chain.decode import decode_batch_async
+from orderflow.chain.contracts import MAINNET, ChainAddresses
+from orderflow.chain.decode import DecodedBatch, decode_batch
 from orderflow.chain.listener_metrics import IngestMetrics
 from orderflow.chain.listener_state import ListenerState
 from orderflow.chain.reorg import BlockWindow
@@ -362,3 +364,30 @@ class LiveStore:
 
 def log_ids(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"tx_hash": raw.get("transactionHash"), "log_index": raw.get("logIndex")}
+
+
+# Decoding is pure CPU. A ConditionPreparation with 256 outcomes derives 256 token ids (two
+# 254-bit modular exponentiations each: about 0.1 s of CPU), and a large batch takes a while
+# too; on the listener's event loop either would stall heads, pings and /healthz.
+_OFF_LOOP_LOGS = 500
+
+
+def _needs_thread(raws: list[Any], addresses: ChainAddresses) -> bool:
+    if len(raws) >= _OFF_LOOP_LOGS:
+        return True
+    ctf = addresses.ctf
+    return any(
+        isinstance(r, Mapping) and isinstance(a := r.get("address"), str) and a.lower() == ctf
+        for r in raws
+    )
+
+
+async def decode_batch_async(
+    raws: Iterable[Mapping[str, Any]], chain_id: int, addresses: ChainAddresses = MAINNET
+) -> DecodedBatch:
+    """:func:`decode_batch` for code on the event loop: batches that may take long (many logs,
+    or ConditionalTokens events, whose token ids are derived here) run in a worker thread."""
+    items = list(raws)
+    if _needs_thread(items, addresses):
+        return await asyncio.to_thread(decode_batch, items, chain_id, addresses)
+    return decode_batch(items, chain_id, addresses)

@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 
 from orderflow.chain import contracts as c
-from orderflow.chain import decode as decode_module
-from orderflow.chain.decode import decode_batch, decode_batch_async
+from orderflow.chain import live_store
+from orderflow.chain.decode import decode_batch
 from orderflow.chain.encode import encode_condition_preparation, raw_log
 from orderflow.chain.ingest import ingest_file
 from tests.chain.factory import addr, at, h32
@@ -105,13 +105,13 @@ async def test_a_256_outcome_condition_is_decoded_off_the_event_loop(
     monkeypatch: pytest.MonkeyPatch, slots: int
 ) -> None:
     threads: list[int] = []
-    real = decode_module.decode_batch
+    real = decode_batch
 
     def recording(*args: object, **kwargs: object) -> object:
         threads.append(threading.get_ident())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decode_module, "decode_batch", recording)
+    monkeypatch.setattr("orderflow.chain.live_store.decode_batch", recording)
     raw = encode_condition_preparation(
         at=at(40, 0),
         condition_id=h32(0xC0FFEE),
@@ -119,10 +119,10 @@ async def test_a_256_outcome_condition_is_decoded_off_the_event_loop(
         question_id=h32(0x51),
         outcome_slot_count=slots,
     )
-    batch = await decode_batch_async([raw], 137)
+    batch = await live_store.decode_batch_async([raw], 137)
     assert len(batch.conditions[0].tokens) == slots
     assert threads and threads[0] != threading.get_ident()
     # A small batch of trades only stays on the loop (no thread hop on the hot path).
     threads.clear()
-    await decode_batch_async([], 137)
+    await live_store.decode_batch_async([], 137)
     assert threads == [threading.get_ident()]
