@@ -62,7 +62,8 @@ class IngestReport:
     decode_cpu_secs: float = 0.0  # CPU spent parsing, decoding and rendering (all workers)
     stored: StoreStats = field(default_factory=StoreStats)
     rereads: str | None = None  # blocks queued for the listener to read (retractions)
-    # a bulk import's end, run alone after the last batch (wall seconds; None: not bulk)
+    # a bulk import's end, after the last batch, the two side by side (wall seconds from its
+    # start until each was done; None: not bulk)
     fold_secs: float | None = None  # the fold at the end (the one running beside waited for)
     index_secs: float | None = None  # the deferred indexes built
 
@@ -88,7 +89,7 @@ class IngestReport:
         if self.fold_secs is None or self.index_secs is None:
             return ""
         return (
-            f" (of which at the end: sums folded in {self.fold_secs:.2f}s, "
+            f" (of which at the end, side by side: sums folded in {self.fold_secs:.2f}s, "
             f"indexes built in {self.index_secs:.2f}s)"
         )
 
@@ -195,19 +196,8 @@ async def _pipeline(
             raise
         finally:
             await chunks.aclose()
-        if bulk:  # the sums the batches deferred (a crash before this: the next reputation run)
-            ended = time.perf_counter()
-            await folds.finish()
-            report.fold_secs = time.perf_counter() - ended
-            # the indexes left out of the partitions it started empty (a crash before this: a
-            # running listener, the next bulk import's end, `orderflow db partitions index`).
-            # Not beside the fold: both are CPU-bound, and run together they took as long
-            # (docs/benchmarks.md)
-            ended = time.perf_counter()
-            await retry_transient(
-                functools.partial(build_missing_in, pool), what="build the deferred indexes"
-            )
-            report.index_secs = time.perf_counter() - ended
+        if bulk:
+            report.fold_secs, report.index_secs = await _bulk_end(pool, folds)
     if report.stored.removed:  # the blocks its retractions queued, until a listener reads them
         async with pool.acquire() as conn:
             report.rereads = await rereads.describe(conn)
@@ -216,6 +206,35 @@ async def _pipeline(
         progress.update(progress.total if progress.total is not None else progress.done)
         progress.finish()
     return report
+
+
+async def _bulk_end(pool: asyncpg.Pool, folds: pending_sums.BackgroundFolds) -> tuple[float, float]:
+    """A bulk import's end, side by side on two connections of ``pool`` (one core each: the
+    fold is one backend, which left the second core idle while it ran alone; docs/benchmarks.md
+    "The import's timeline"): the sums the batches deferred folded (a crash before this: the
+    next reputation run folds them), and the indexes left out of the partitions it started
+    empty built (a crash before this: a running listener, the next bulk import's end, `orderflow
+    db partitions index`). Each is its own transaction(s), as one after the other: either may
+    commit without the other. Seconds from the end's start until each was done; the first
+    error once both have ended. A pool of one connection runs them one after the other."""
+    started = time.perf_counter()
+
+    async def fold() -> float:
+        await folds.finish()
+        return time.perf_counter() - started
+
+    async def build() -> float:
+        await retry_transient(
+            functools.partial(build_missing_in, pool), what="build the deferred indexes"
+        )
+        return time.perf_counter() - started
+
+    fold_secs, index_secs = await asyncio.gather(fold(), build(), return_exceptions=True)
+    if isinstance(fold_secs, BaseException):
+        raise fold_secs
+    if isinstance(index_secs, BaseException):
+        raise index_secs
+    return fold_secs, index_secs
 
 
 async def ingest_file(
