@@ -216,7 +216,8 @@ async def _bulk_end(pool: asyncpg.Pool, folds: pending_sums.BackgroundFolds) -> 
     empty built (a crash before this: a running listener, the next bulk import's end, `orderflow
     db partitions index`). Each is its own transaction(s), as one after the other: either may
     commit without the other. Seconds from the end's start until each was done; the first
-    error once both have ended. A pool of one connection runs them one after the other."""
+    error once both have ended. A pool without two connections to spare (the bulk-import lock
+    holds one) runs them one after the other: each waits for a connection, none for the other."""
     started = time.perf_counter()
 
     async def fold() -> float:

@@ -266,6 +266,32 @@ async def test_a_bulk_imports_end_folds_beside_its_index_build(
     assert await pool.fetchval("SELECT count(*) FROM orderflow_trade_indexes_missing()") == 0
 
 
+async def test_a_failed_end_step_leaves_the_other_done_and_is_raised(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Side by side, the end's fold and build are independent: the one that fails is raised once
+    the other has ended, and what the other did is committed (pending sums are folded by the
+    next run, a partition left unindexed built by a listener or the next import)."""
+
+    async def broken_build(p: asyncpg.Pool) -> list[str]:
+        raise RuntimeError("the build failed")
+
+    monkeypatch.setattr(ingest, "build_missing_in", broken_build)
+    with pytest.raises(RuntimeError, match="the build failed"):
+        await ingest_file(pool, SAMPLE, chain_id=137, bulk=True)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_position_sums_pending") == 0
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trade_indexes_missing()") > 0
+    monkeypatch.undo()
+
+    async def broken_fold(self: pending_sums.BackgroundFolds) -> None:
+        raise RuntimeError("the fold failed")
+
+    monkeypatch.setattr(pending_sums.BackgroundFolds, "finish", broken_fold)
+    with pytest.raises(RuntimeError, match="the fold failed"):
+        await ingest_file(pool, SAMPLE, chain_id=137, bulk=True)
+    assert await pool.fetchval("SELECT count(*) FROM orderflow_trade_indexes_missing()") == 0
+
+
 async def test_bom_and_crlf_are_tolerated(pool: asyncpg.Pool, tmp_path: Path) -> None:
     path = tmp_path / "windows.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_text().replace("\n", "\r\n").encode())
