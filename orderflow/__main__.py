@@ -1,7 +1,3 @@
-import gc
-
-gc.disable()  # the imports' objects all live to the end: orderflow.cli.run turns it on after them
-
-from orderflow.cli import run  # noqa: E402
+from orderflow.launch import run
 
 raise SystemExit(run())
