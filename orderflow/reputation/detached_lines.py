@@ -72,6 +72,7 @@ import asyncpg
 
 from orderflow.db import table_exists
 from orderflow.reputation.gate import GATED_TRADES
+from orderflow.reputation.probe import among
 
 # The stored closing lines and marks (kept by a live run, :mod:`orderflow.reputation.stored_inputs`,
 # which names its tables after this one).
@@ -86,6 +87,14 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
 
 # No stored line (the first live run): every computed line is new, judged as one is.
 NONE_STORED = "(SELECT * FROM rep_close WHERE false)"
+
+# The stored lines of rep_close's tokens alone, read by the table's primary key: what KEEP's
+# join with rep_close keeps of them (an incremental run's few thousand changed tokens; a hash
+# join read every stored line, ≈ 200,000 at 1 M wallets). A full run's rep_close holds every
+# token: it reads the table (:data:`CLOSES`).
+_THEIRS = (
+    f"(SELECT * FROM {CLOSES} s WHERE {among('s.token_id', 'SELECT token_id FROM rep_close')})"
+)
 
 # Whether any token may be counted short ($1 = as_of): the fills in the sums outnumber those in
 # the trades at the cut-off, all tokens together (one count of the time index, not one a token:
@@ -229,7 +238,8 @@ async def keep(conn: asyncpg.Connection, as_of: datetime, *, only: str | None = 
         return
     has = [await conn.fetchval(_HAS_COLUMN, CLOSES, c) for c in ("whole", "close_block")]
     whole = "coalesce(s.whole, true)" if has[0] else "true"
-    await conn.execute(_keep(CLOSES, whole, "s.close_block" if has[1] else "NULL::bigint"), as_of)
+    stored = CLOSES if only is None else _THEIRS
+    await conn.execute(_keep(stored, whole, "s.close_block" if has[1] else "NULL::bigint"), as_of)
     await conn.execute(REMEMBER.replace("@ONLY@", only or "true"))
     if only is None:
         await conn.execute(PRUNE)
