@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncpg
 
 from orderflow.reputation.detached_lines import CLOSES
+from orderflow.reputation.probe import among
 
 OPEN = "orderflow_reputation_open"
 MARKS = "orderflow_reputation_marks"
@@ -45,21 +46,22 @@ async def _sync(
     new: str,
     key: tuple[str, ...],
     values: tuple[str, ...],
-    scope: str = "",
+    scope: str = "TRUE",
 ) -> None:
-    """``table``'s rows (those matching ``scope``, an SQL condition on ``o``; all if empty) made
-    the rows of ``new``: a row that moved or went is deleted, one missing is inserted."""
+    """``table``'s rows matching ``scope`` (an SQL condition on ``o``; every row of ``new`` is
+    in it) made the rows of ``new``: a row that moved or went is deleted, one missing is
+    inserted. Both statements read ``table`` within ``scope`` alone."""
     columns = (*key, *values)
     same = " AND ".join(f"n.{c} = o.{c}" for c in columns)
     same_key = " AND ".join(f"n.{c} = o.{c}" for c in key)
     await conn.execute(
         f"""DELETE FROM {table} o
-             WHERE {scope or "TRUE"} AND NOT EXISTS (SELECT 1 FROM ({new}) n WHERE {same})"""
+             WHERE {scope} AND NOT EXISTS (SELECT 1 FROM ({new}) n WHERE {same})"""
     )
     await conn.execute(
         f"""INSERT INTO {table} ({", ".join(columns)})
             SELECT {", ".join(f"n.{c}" for c in columns)} FROM ({new}) n
-             WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE {same_key})"""
+             WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE {scope} AND {same_key})"""
     )
 
 
@@ -68,17 +70,17 @@ async def save(conn: asyncpg.Connection, *, incremental: bool) -> None:
     run: ``rep_dirty_wallets``, whose positions ``rep_positions`` holds; a full run: every
     wallet) and the marks of the tokens whose lines it computed (incremental:
     ``rep_dirty_tokens``, from the stored lines; full: every token, from ``rep_close``)."""
-    if incremental:
-        wallets = "o.wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"
-        tokens = " AND token_id IN (SELECT token_id FROM rep_dirty_tokens)"
+    if incremental:  # the stored rows read at the rescored wallets and the dirty tokens alone
+        wallets = among("o.wallet_address", "SELECT wallet_address FROM rep_dirty_wallets")
+        tokens = among("token_id", "SELECT token_id FROM rep_dirty_tokens")
         await _sync(conn, OPEN, OPEN_ROWS, ("wallet_address", "token_id"), _VALUES, wallets)
         await _sync(
             conn,
             MARKS,
-            _marks_of(CLOSES, tokens),
+            _marks_of(CLOSES, f" AND {tokens}"),
             ("token_id",),
             ("mark_price",),
-            "o.token_id IN (SELECT token_id FROM rep_dirty_tokens)",
+            f"o.{tokens}",
         )
         return
     await _sync(conn, OPEN, OPEN_ROWS, ("wallet_address", "token_id"), _VALUES)

@@ -1,0 +1,66 @@
+"""An incremental run's writes read the stored tables at the keys it changed, not whole
+(``orderflow.reputation.probe``).
+
+At 1 M wallets an hour rescores ≈ 25,000 wallets (2 %) holding ≈ 19,000 of the ≈ 1 M stored open
+positions: the open positions' ``DELETE`` (the rescored wallets' rows that moved) and
+``INSERT`` (those missing) were each planned over a sequential scan of every stored open
+position (0.39 s and 0.57 s an hour), and the reset of wallets left without fills probed
+``orderflow_wallet_stats`` for each of the ≈ 20,000 claimed wallets to find none (0.27 s), though
+a claimed wallet the run scored is among the rows it sends back (docs/benchmarks.md, "The hourly
+run's writes at 1 M"). Here the same proportion: a few changed keys among many stored rows no
+change touches, and the rows the statements read of those tables are counted
+(``pg_stat_xact_user_tables``)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from orderflow.reputation import ReputationSettings, run_reputation, unrealized
+from tests.reputation.test_incremental_probes import _MARK, CHANGED, PADDING, _pad, _reads
+from tests.reputation.wash_state_step import wash_world
+
+# Open positions of wallets no change touches (stored rows of earlier runs).
+_PAD_OPEN = f"""
+INSERT INTO {unrealized.OPEN} (wallet_address, token_id, held_u, basis_u)
+SELECT '0xdd' || lpad(to_hex(i), 38, '0'), 8e75::numeric + i, 1000000, 400000
+  FROM generate_series(1, $1::int) i
+"""
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+async def test_the_open_positions_are_written_at_the_rescored_wallets(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The open positions of the rescored wallets are brought to the run's by reading those
+    wallets' stored rows, a few passes over them, not every stored open position."""
+    await wash_world(seed).finish(pool)
+    settings = ReputationSettings()
+    await run_reputation(pool, settings=settings, full=True)
+    await run_reputation(pool, settings=settings)
+    await _pad(pool, wash=False)
+    await pool.execute(_PAD_OPEN, PADDING)
+    await pool.execute(f"ANALYZE {unrealized.OPEN}")
+    await pool.execute(_MARK, CHANGED)
+    seen: dict[str, int] = {}
+    save = unrealized.save
+
+    async def counted(conn: asyncpg.Connection, *, incremental: bool) -> None:
+        before = await _reads(conn, unrealized.OPEN)
+        await save(conn, incremental=incremental)
+        after = await _reads(conn, unrealized.OPEN)
+        seen["read"] = after[unrealized.OPEN] - before[unrealized.OPEN]
+        seen["own"] = await conn.fetchval(
+            f"""SELECT count(*) FROM {unrealized.OPEN}
+                 WHERE wallet_address IN (SELECT wallet_address FROM rep_dirty_wallets)"""
+        )
+        seen["dirty"] = await conn.fetchval("SELECT count(*) FROM rep_dirty_wallets")
+        seen["stored"] = await conn.fetchval(f"SELECT count(*) FROM {unrealized.OPEN}")
+
+    monkeypatch.setattr(unrealized, "save", counted)
+    async with pool.acquire() as conn, conn.transaction():
+        assert (await run_reputation(conn, settings=settings)).incremental
+    assert seen["dirty"] >= CHANGED and seen["own"] >= CHANGED, seen
+    assert seen["stored"] > 10 * seen["own"], seen
+    # the delete's and the insert's passes over the rescored wallets' rows
+    assert seen["read"] <= 4 * seen["own"], seen
