@@ -3,6 +3,8 @@ issues found in ``rep_positions`` (see :mod:`orderflow.reputation.positions_sql`
 
 from __future__ import annotations
 
+from orderflow.reputation.probe import among
+
 # The figures of the factors JSON, stored with the row (migration 020: orderflow_factors() makes
 # the JSON when read).
 FACTOR_COLUMNS = ("factor_figures", "factor_volume_usdc", "factor_counterparty", "factor_wash_host")
@@ -112,10 +114,10 @@ WHERE {_distinct("ws", "EXCLUDED", _UNCHANGED)}
 # reorg's rollback, a retracted block, the node's logs replacing an import): made what a wallet
 # never scored has (each computed column at its default; the counters, first and last trade
 # times are the insert trigger's and the rollback's), not left with the score, tier, flags and
-# figures of fills no longer stored. ``{scope}``: the wallets to look at (an incremental run:
-# those whose fills changed; a full run: every scored row). The reset is a change of score and
-# tier: each row reset gets a history row copied from it (no score, no tier: migration 076), or
-# the history's newest row kept the tier of the orphaned fills. $1 = computed_at.
+# figures of fills no longer stored. ``{candidates}``: the wallets to look at (an incremental run:
+# the claimed wallets it did not score; a full run: every scored row). The reset is a change of
+# score and tier: each row reset gets a history row copied from it (no score, no tier: migration
+# 076), or the history's newest row kept the tier of the orphaned fills. $1 = computed_at.
 _KEPT = ("total_trades", "total_volume_usdc", "first_trade_at", "last_trade_at", "updated_at")
 # The candidates first — the scored rows the run did not score, one hashed set difference — and
 # the trades probed for those only: probing every scored row against the view and each trades
@@ -124,10 +126,7 @@ _GONE = """
 WITH gone AS (
 UPDATE orderflow_wallet_stats ws
    SET {reset}, updated_at = now()
-  FROM (SELECT s.wallet_address FROM orderflow_wallet_stats s
-         WHERE s.computed_at IS NOT NULL{scope}
-        EXCEPT
-        SELECT f.wallet_address FROM rep_final f) g
+  FROM ({candidates}) g
  WHERE ws.wallet_address = g.wallet_address
    AND NOT EXISTS (SELECT 1 FROM orderflow_trades t WHERE t.wallet_address = g.wallet_address)
 RETURNING ws.*
@@ -141,15 +140,26 @@ SELECT wallet_address, reputation_score, trader_tier, resolved_positions, $1::ti
 """
 
 
+# A full run's candidates: its scored rows it did not score.
+_UNSCORED_ROWS = """SELECT s.wallet_address FROM orderflow_wallet_stats s
+         WHERE s.computed_at IS NOT NULL
+        EXCEPT
+        SELECT f.wallet_address FROM rep_final f"""
+# An incremental run's: the claimed wallets it did not score (a claimed wallet still holding
+# fills is among the rows it sends back) that have a scored row, read at those keys alone
+# (orderflow.reputation.probe) -- not every claimed wallet probed to find none.
+_UNSCORED_KEYS = """SELECT k.wallet_address FROM rep_dirty_keys k
+                 WHERE NOT EXISTS (SELECT 1 FROM rep_final f
+                                    WHERE f.wallet_address = k.wallet_address)"""
+_UNSCORED_CLAIMS = f"""SELECT s.wallet_address FROM orderflow_wallet_stats s
+         WHERE s.computed_at IS NOT NULL AND {among("s.wallet_address", _UNSCORED_KEYS)}"""
+
+
 def reset_without_fills(*, incremental: bool) -> str:
     """The reset (``_GONE``); its status ``INSERT 0 n`` counts the history rows it wrote."""
     reset = ", ".join(f"{c} = DEFAULT" for c in _STATS_COLUMNS if c not in _KEPT)
-    scope = (
-        "\n           AND s.wallet_address IN (SELECT wallet_address FROM rep_dirty_keys)"
-        if incremental
-        else ""
-    )
-    return _GONE.format(reset=reset, scope=scope, factors=", ".join(FACTOR_COLUMNS))
+    candidates = _UNSCORED_CLAIMS if incremental else _UNSCORED_ROWS
+    return _GONE.format(reset=reset, candidates=candidates, factors=", ".join(FACTOR_COLUMNS))
 
 
 # $1 = computed_at. After the upsert: the snapshots of the rows whose score, tier or flags

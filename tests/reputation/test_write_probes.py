@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from orderflow.reputation import ReputationSettings, run_reputation, unrealized
+from orderflow.reputation import ReputationSettings, persist_sql, run_reputation, unrealized
 from tests.reputation.test_incremental_probes import _MARK, CHANGED, PADDING, _pad, _reads
 from tests.reputation.wash_state_step import wash_world
 
@@ -25,6 +25,15 @@ _PAD_OPEN = f"""
 INSERT INTO {unrealized.OPEN} (wallet_address, token_id, held_u, basis_u)
 SELECT '0xdd' || lpad(to_hex(i), 38, '0'), 8e75::numeric + i, 1000000, 400000
   FROM generate_series(1, $1::int) i
+"""
+# Scored rows of wallets no change touches: a copy of a scored row under new addresses.
+_PAD_STATS = """
+INSERT INTO orderflow_wallet_stats
+SELECT (jsonb_populate_record(NULL::orderflow_wallet_stats,
+        to_jsonb(s) || jsonb_build_object('wallet_address', '0xdd' || lpad(to_hex(i), 38, '0')))).*
+  FROM (SELECT * FROM orderflow_wallet_stats WHERE computed_at IS NOT NULL
+         ORDER BY wallet_address LIMIT 1) s
+ CROSS JOIN generate_series(1, $1::int) i
 """
 
 
@@ -64,3 +73,34 @@ async def test_the_open_positions_are_written_at_the_rescored_wallets(
     assert seen["stored"] > 10 * seen["own"], seen
     # the delete's and the insert's passes over the rescored wallets' rows
     assert seen["read"] <= 4 * seen["own"], seen
+
+
+async def test_the_reset_probes_only_wallets_the_run_did_not_score(pool: asyncpg.Pool) -> None:
+    """Claimed wallets the run scored again (every one here) are not looked up in the stored
+    rows to find whether they were left without fills."""
+    await wash_world(5).finish(pool)
+    await run_reputation(pool, settings=ReputationSettings(), full=True)
+    await pool.execute(_PAD_STATS, PADDING)
+    await pool.execute("ANALYZE orderflow_wallet_stats")
+    async with pool.acquire() as conn, conn.transaction():
+        # the claimed keys: changed wallets all scored again by the run (its rows sent back)
+        await conn.execute(
+            """CREATE TEMP TABLE rep_dirty_keys ON COMMIT DROP AS
+               SELECT wallet_address, 1::numeric AS token_id FROM orderflow_wallet_stats
+                WHERE wallet_address LIKE '0xdd%' ORDER BY wallet_address LIMIT $1""",
+            CHANGED,
+        )
+        await conn.execute(
+            "CREATE TEMP TABLE rep_final ON COMMIT DROP AS SELECT * FROM rep_dirty_keys"
+        )
+        await conn.execute("ANALYZE rep_dirty_keys")
+        await conn.execute("ANALYZE rep_final")
+        before = await _reads(conn, "orderflow_wallet_stats")
+        status = await conn.execute(
+            persist_sql.reset_without_fills(incremental=True), await conn.fetchval("SELECT now()")
+        )
+        after = await _reads(conn, "orderflow_wallet_stats")
+    assert status == "INSERT 0 0"
+    read = after["orderflow_wallet_stats"] - before["orderflow_wallet_stats"]
+    # none probed (a few rows: the planner's look at the key index's ends), not one a claim
+    assert read < 10, read
