@@ -70,9 +70,9 @@ async def save(conn: asyncpg.Connection, *, incremental: bool) -> None:
     run: ``rep_dirty_wallets``, whose positions ``rep_positions`` holds; a full run: every
     wallet) and the marks of the tokens whose lines it computed (incremental:
     ``rep_dirty_tokens``, from the stored lines; full: every token, from ``rep_close``)."""
-    if incremental:  # the stored rows read at the rescored wallets and the dirty tokens alone
+    if incremental:  # the stored open positions read at the rescored wallets alone
         wallets = among("o.wallet_address", "SELECT wallet_address FROM rep_dirty_wallets")
-        tokens = among("token_id", "SELECT token_id FROM rep_dirty_tokens")
+        tokens = "token_id IN (SELECT token_id FROM rep_dirty_tokens)"
         await _sync(conn, OPEN, OPEN_ROWS, ("wallet_address", "token_id"), _VALUES, wallets)
         await _sync(
             conn,
