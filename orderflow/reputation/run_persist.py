@@ -32,7 +32,7 @@ async def persist(
     """A live run's writes: the rows, their history, the population they are read against, the
     next incremental run's inputs and the issues; the history rows written and the positions per
     problem."""
-    await conn.execute(persist_sql.CHANGED_ROWS, computed_at, computed_at)
+    await conn.execute(persist_sql.changed_rows(incremental=incremental), computed_at, computed_at)
     await conn.execute(persist_sql.UPSERT_STATS)
     # the rows of wallets left without fills reset, each with its history row
     reset = await conn.execute(
@@ -57,7 +57,7 @@ async def persist(
     watch.lap("upsert")
     await unrealized.save(conn, incremental=incremental)  # what the unrealized P&L is read from
     watch.lap("unrealized")
-    history = await conn.execute(persist_sql.HISTORY, computed_at)
+    history = await conn.execute(persist_sql.history(incremental=incremental), computed_at)
     watch.lap("history")
     if incremental:
         await stored_inputs.mirror(conn)

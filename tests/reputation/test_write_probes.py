@@ -13,10 +13,19 @@ change touches, and the rows the statements read of those tables are counted
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
-from orderflow.reputation import ReputationSettings, persist_sql, run_reputation, unrealized
+import orderflow.reputation.run as run_module
+from orderflow.reputation import (
+    ReputationSettings,
+    persist_sql,
+    run_persist,
+    run_reputation,
+    unrealized,
+)
 from tests.reputation.test_incremental_probes import _MARK, CHANGED, PADDING, _pad, _reads
 from tests.reputation.wash_state_step import wash_world
 
@@ -104,3 +113,39 @@ async def test_the_reset_probes_only_wallets_the_run_did_not_score(pool: asyncpg
     read = after["orderflow_wallet_stats"] - before["orderflow_wallet_stats"]
     # none probed (a few rows: the planner's look at the key index's ends), not one a claim
     assert read < 10, read
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+async def test_the_rows_written_are_compared_with_the_stored_rows_at_their_wallets(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The rows an incremental run sends back are compared with the stored rows (which to
+    write, which get a history row) and their history rows copied from them, reading the stored
+    rows of those wallets, not every stored row."""
+    await wash_world(seed).finish(pool)
+    settings = ReputationSettings()
+    await run_reputation(pool, settings=settings, full=True)
+    await run_reputation(pool, settings=settings)
+    await _pad(pool, wash=False)
+    await pool.execute(_PAD_STATS, PADDING)
+    await pool.execute("ANALYZE orderflow_wallet_stats")
+    await pool.execute(_MARK, CHANGED)
+    seen: dict[str, int] = {}
+    persist = run_persist.persist
+
+    async def counted(conn: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        before = await _reads(conn, "orderflow_wallet_stats")
+        out = await persist(conn, *args, **kwargs)
+        after = await _reads(conn, "orderflow_wallet_stats")
+        seen["read"] = after["orderflow_wallet_stats"] - before["orderflow_wallet_stats"]
+        seen["sent"] = await conn.fetchval("SELECT count(*) FROM rep_write")
+        seen["stored"] = await conn.fetchval("SELECT count(*) FROM orderflow_wallet_stats")
+        return out
+
+    monkeypatch.setattr(run_module, "persist", counted)
+    async with pool.acquire() as conn, conn.transaction():
+        assert (await run_reputation(conn, settings=settings)).incremental
+    assert seen["sent"] >= CHANGED, seen
+    assert seen["stored"] > 10 * seen["sent"], seen
+    # the written rows' stored rows, read a few times over (compared, copied to the history)
+    assert seen["read"] <= 4 * seen["sent"], seen
