@@ -149,3 +149,33 @@ async def test_the_rows_written_are_compared_with_the_stored_rows_at_their_walle
     assert seen["stored"] > 10 * seen["sent"], seen
     # the written rows' stored rows, read a few times over (compared, copied to the history)
     assert seen["read"] <= 4 * seen["sent"], seen
+
+
+async def test_the_open_positions_are_taken_from_the_run_s_positions_once(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's positions (``rep_positions``: every position of the rescored wallets, wide
+    rows) are read once to write the open positions, not once by the delete and again by the
+    insert."""
+    await wash_world(5).finish(pool)
+    settings = ReputationSettings()
+    await run_reputation(pool, settings=settings, full=True)
+    await _pad(pool, wash=False)  # positions of tokens no market knows: open
+    await pool.execute(_MARK, CHANGED)
+    await run_reputation(pool, settings=settings)  # their open positions stored
+    await pool.execute(_MARK, CHANGED)  # changed again
+    seen: dict[str, int] = {}
+    save = unrealized.save
+
+    async def counted(conn: asyncpg.Connection, *, incremental: bool) -> None:
+        before = await _reads(conn, "rep_positions")
+        await save(conn, incremental=incremental)
+        after = await _reads(conn, "rep_positions")
+        seen["read"] = after["rep_positions"] - before["rep_positions"]
+        seen["rows"] = await conn.fetchval("SELECT count(*) FROM rep_positions")
+
+    monkeypatch.setattr(unrealized, "save", counted)
+    async with pool.acquire() as conn, conn.transaction():
+        assert (await run_reputation(conn, settings=settings)).incremental
+    assert seen["rows"] > 0 and seen["read"] > 0, seen
+    assert seen["read"] <= seen["rows"], seen
