@@ -17,14 +17,15 @@ import asyncpg
 import pytest
 
 from orderflow.reputation import (
-    ReputationSettings,
     detached_lines,
     incremental,
-    run_reputation,
 )
 from orderflow.reputation.detached_lines import CLOSES
-from tests.reputation.test_incremental_probes import _MARK, CHANGED, PADDING, _pad, _reads
-from tests.reputation.wash_state_step import wash_world
+from tests.reputation.test_incremental_probes import (
+    CHANGED,
+    _reads,
+    changed_hour,
+)
 
 # Stored lines of tokens nobody holds: a copy of a stored line under new tokens.
 _PAD_LINES = f"""
@@ -42,15 +43,7 @@ async def test_the_stored_lines_are_read_at_the_changed_tokens(
 ) -> None:
     """``detached_lines.keep`` in an incremental run reads the stored lines of the changed
     tokens (those of ``rep_close``), a handful of rows, not the table."""
-    w = wash_world(seed)
-    await w.finish(pool)
-    settings = ReputationSettings()
-    await run_reputation(pool, settings=settings, full=True)
-    await run_reputation(pool, settings=settings)  # the counterparty cells built
-    await _pad(pool, wash=False)
-    await pool.execute(_PAD_LINES, PADDING)
-    await pool.execute(f"ANALYZE {CLOSES}")
-    await pool.execute(_MARK, CHANGED)
+    settings = await changed_hour(pool, seed, (_PAD_LINES, CLOSES))
     read: dict[str, int] = {}
     keep: Callable[..., Awaitable[None]] = detached_lines.keep
 

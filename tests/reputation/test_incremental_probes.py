@@ -66,6 +66,26 @@ async def _pad(pool: asyncpg.Pool, wash: bool) -> None:
     await pool.execute("ANALYZE orderflow_wash_wallets")
 
 
+async def changed_hour(
+    pool: asyncpg.Pool, seed: int, padding: tuple[str, str] | None = None
+) -> ReputationSettings:
+    """A scored world (a full run, then an incremental one: the counterparty cells built), its
+    tables padded with rows no change touches (``padding``: an insert of :data:`PADDING` rows,
+    and the table it fills, analysed), and :data:`CHANGED` of its keys marked changed; the
+    settings it was scored with."""
+    await wash_world(seed).finish(pool)
+    settings = ReputationSettings()
+    await run_reputation(pool, settings=settings, full=True)
+    await run_reputation(pool, settings=settings)  # the counterparty cells built
+    await _pad(pool, wash=False)
+    if padding is not None:
+        insert, table = padding
+        await pool.execute(insert, PADDING)
+        await pool.execute(f"ANALYZE {table}")
+    await pool.execute(_MARK, CHANGED)
+    return settings
+
+
 @pytest.mark.parametrize("seed", [6, 7])
 async def test_the_counterparty_update_reads_the_changed_wallets_rows(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
@@ -106,13 +126,7 @@ async def test_the_run_reads_the_positions_of_its_wallets_and_tokens(
 ) -> None:
     """The changed tokens' positions (their closing lines) and the rescored wallets' positions
     are read from the sums at those tokens and wallets alone."""
-    w = wash_world(seed)
-    await w.finish(pool)
-    settings = ReputationSettings()
-    await run_reputation(pool, settings=settings, full=True)
-    await run_reputation(pool, settings=settings)  # the counterparty cells built
-    await _pad(pool, wash=False)
-    await pool.execute(_MARK, CHANGED)
+    settings = await changed_hour(pool, seed)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"SET LOCAL work_mem = '{settings.work_mem}'")
         as_of = await conn.fetchval("SELECT now()")

@@ -26,7 +26,14 @@ from orderflow.reputation import (
     run_reputation,
     unrealized,
 )
-from tests.reputation.test_incremental_probes import _MARK, CHANGED, PADDING, _pad, _reads
+from tests.reputation.test_incremental_probes import (
+    _MARK,
+    CHANGED,
+    PADDING,
+    _pad,
+    _reads,
+    changed_hour,
+)
 from tests.reputation.wash_state_step import wash_world
 
 # Open positions of wallets no change touches (stored rows of earlier runs).
@@ -52,14 +59,7 @@ async def test_the_open_positions_are_written_at_the_rescored_wallets(
 ) -> None:
     """The open positions of the rescored wallets are brought to the run's by reading those
     wallets' stored rows, a few passes over them, not every stored open position."""
-    await wash_world(seed).finish(pool)
-    settings = ReputationSettings()
-    await run_reputation(pool, settings=settings, full=True)
-    await run_reputation(pool, settings=settings)
-    await _pad(pool, wash=False)
-    await pool.execute(_PAD_OPEN, PADDING)
-    await pool.execute(f"ANALYZE {unrealized.OPEN}")
-    await pool.execute(_MARK, CHANGED)
+    settings = await changed_hour(pool, seed, (_PAD_OPEN, unrealized.OPEN))
     seen: dict[str, int] = {}
     save = unrealized.save
 
@@ -122,14 +122,7 @@ async def test_the_rows_written_are_compared_with_the_stored_rows_at_their_walle
     """The rows an incremental run sends back are compared with the stored rows (which to
     write, which get a history row) and their history rows copied from them, reading the stored
     rows of those wallets, not every stored row."""
-    await wash_world(seed).finish(pool)
-    settings = ReputationSettings()
-    await run_reputation(pool, settings=settings, full=True)
-    await run_reputation(pool, settings=settings)
-    await _pad(pool, wash=False)
-    await pool.execute(_PAD_STATS, PADDING)
-    await pool.execute("ANALYZE orderflow_wallet_stats")
-    await pool.execute(_MARK, CHANGED)
+    settings = await changed_hour(pool, seed, (_PAD_STATS, "orderflow_wallet_stats"))
     seen: dict[str, int] = {}
     persist = run_persist.persist
 
