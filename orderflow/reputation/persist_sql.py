@@ -101,22 +101,20 @@ SELECT n.*, CASE WHEN ws.wallet_address IS NULL OR {_distinct("ws", "n", _SNAPSH
 """
 
 
-def _stored_at(keys: str) -> str:
+def _stored(keys: str, *, incremental: bool) -> str:
     """``orderflow_wallet_stats`` as a join reads it: an incremental run's few rows (``keys``,
     a query of their addresses) read at those keys (orderflow.reputation.probe), not the whole
-    table hashed (1.3 GB at 1 M wallets: ≈ 1 s of CPU for 25,000 rows); a full run's whole."""
+    table hashed (1.3 GB at 1 M wallets: ≈ 1 s of CPU for 25,000 rows); a full run's, whose
+    rows are every wallet's, the whole table."""
+    if not incremental:
+        return "orderflow_wallet_stats"
     return f"""(SELECT * FROM orderflow_wallet_stats s
           WHERE {among("s.wallet_address", keys)})"""
 
 
 def changed_rows(*, incremental: bool) -> str:
-    """``rep_write`` (:data:`_CHANGED_ROWS`): the stored rows read at ``rep_final``'s wallets
-    (an incremental run) or whole (a full run's, every wallet)."""
-    stored = (
-        _stored_at("SELECT wallet_address FROM rep_final")
-        if incremental
-        else "orderflow_wallet_stats"
-    )
+    """``rep_write`` (:data:`_CHANGED_ROWS`): the stored rows read at ``rep_final``'s wallets."""
+    stored = _stored("SELECT wallet_address FROM rep_final", incremental=incremental)
     return _CHANGED_ROWS.format(stored=stored)
 
 
@@ -198,14 +196,9 @@ SELECT ws.wallet_address, ws.reputation_score, ws.trader_tier, ws.resolved_posit
 
 
 def history(*, incremental: bool) -> str:
-    """:data:`_HISTORY`, the stored rows read at the snapshots' wallets (an incremental run)
-    or whole (a full run)."""
-    stored = (
-        _stored_at("SELECT wallet_address FROM rep_write WHERE snapshot_figures IS NOT NULL")
-        if incremental
-        else "orderflow_wallet_stats"
-    )
-    return _HISTORY.format(stored=stored)
+    """:data:`_HISTORY`, the stored rows read at the snapshots' wallets."""
+    keys = "SELECT wallet_address FROM rep_write WHERE snapshot_figures IS NOT NULL"
+    return _HISTORY.format(stored=_stored(keys, incremental=incremental))
 
 
 # $1 = as_of. What an ``--as-of`` run writes, and all it writes (a look at the past: the stored
