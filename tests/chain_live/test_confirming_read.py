@@ -13,6 +13,7 @@ store, moving a stored mark.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from itertools import pairwise
 from typing import Any
 
@@ -24,7 +25,7 @@ from orderflow.chain.checkpoints import get_checkpoint
 from orderflow.chain.listener import Listener
 from orderflow.chain.settings import ListenerSettings
 from tests.chain_live.anvil_node import Anvil
-from tests.chain_live.in_front import Forward, JsonRpc, WsRelay, node_in_front
+from tests.chain_live.in_front import Forward, JsonRpc, Steer, WsRelay, node_in_front
 from tests.chain_live.listener_runs import (
     canonical_fills,
     checkpoint,
@@ -52,6 +53,47 @@ def _left_out(raw: dict[str, Any]) -> bool:
     return bool(raw.get("topics")) and raw["topics"][1:2] == [LEFT_OUT]
 
 
+def _found_only_deep(anvil: Anvil, reads: list[tuple[str, str, int, bool]]) -> Steer:
+    """A node in front that leaves the fill out of every eth_getLogs reply but a range read of
+    blocks ``DEPTH`` or more below anvil's head: the confirming read's shape (by hash, or a
+    range reaching nearer the head, it is never found). ``reads`` lists every eth_getLogs
+    (from block or block hash, to block, anvil's head, whether the fill was cut from it),
+    shown when a wait fails. Only the confirming read can store the fill."""
+
+    async def steer(request: JsonRpc, forward: Forward) -> JsonRpc:
+        reply = await forward(request)
+        if request["method"] != "eth_getLogs":
+            return reply
+        params = (request.get("params") or [{}])[0]
+        head = await anvil.head()
+        where = (params.get("fromBlock") or params.get("blockHash"), params.get("toBlock"))
+        found = reply.get("result") or []
+        kept = [g for g in found if not _left_out(g)]
+        deep = "blockHash" not in params and int(params["toBlock"], 16) <= head - DEPTH
+        reads.append((*where, head, not deep and len(kept) < len(found)))
+        return reply if deep else {**reply, "result": kept}
+
+    return steer
+
+
+def _cut(reads: list[tuple[str, str, int, bool]]) -> bool:
+    return any(r[3] for r in reads)
+
+
+def _found_once(listener: Listener) -> Callable[[], Awaitable[bool]]:
+    """Whether the confirming read has counted the fill it stored. The count follows the
+    read's commit, so a test that saw the row may look before it: until 8 Dec 2026 these tests
+    asserted it as soon as the row was there, and failed two clean-clone CI runs (the fill
+    stored by the confirming read, ``confirm_found`` still 0; with a pause after the read's
+    commit, both fail every time)."""
+
+    async def found() -> bool:
+        assert listener.state.confirm_found <= 1, listener.state
+        return listener.state.confirm_found == 1
+
+    return found
+
+
 async def _two_fills_in_a_block(anvil: Anvil) -> int:
     return await anvil.emit_block([order_filled_v2(order_hash=1), order_filled_v2(order_hash=2)])
 
@@ -75,19 +117,22 @@ async def test_a_fill_the_subscription_left_out_of_its_block_is_stored(
 ) -> None:
     """The subscription sends one of a block's two fills and not the other: the bloom check
     sees a log of the block and passes it. Before the fix the checkpoint moved past the block
-    and the second fill was never stored."""
-    listener = Listener(pool, _settings(relay.ws_url))
-    async with running(listener) as task:
-        await wait_until(streaming(listener), what="streaming")
-        relay.withhold = _left_out
-        block = await _two_fills_in_a_block(anvil)
-        await anvil.mine(1)
-        await _past(pool, block)
-        assert len(relay.withheld) == 1 and len(await stored_trades(pool)) == 1
-        await anvil.mine(DEPTH + 2 * RANGE)
-        await wait_until(count_is(pool, 2), what="the fill the subscription left out")
-        assert listener.state.confirm_found == 1
-        assert not task.done()
+    and the second fill was never stored. The node's eth_getLogs leave it out too, but for the
+    confirming read (:func:`_found_only_deep`)."""
+    reads: list[tuple[str, str, int, bool]] = []
+    async with node_in_front(anvil, _found_only_deep(anvil, reads)) as http_url:
+        listener = Listener(pool, _settings(relay.ws_url, POLYGON_HTTP_URL=http_url))
+        async with running(listener) as task:
+            await wait_until(streaming(listener), what="streaming")
+            relay.withhold = _left_out
+            block = await _two_fills_in_a_block(anvil)
+            await anvil.mine(1)
+            await _past(pool, block)
+            assert len(relay.withheld) == 1 and len(await stored_trades(pool)) == 1
+            await anvil.mine(DEPTH + 2 * RANGE)
+            await wait_until(count_is(pool, 2), what="the fill the subscription left out")
+            await wait_until(_found_once(listener), what=f"the confirming read counting it {reads}")
+            assert not task.done()
     await _counted_once(pool, anvil)
 
 
@@ -98,39 +143,25 @@ async def test_a_fill_an_eth_getlogs_reply_left_out_of_its_block_is_stored(
     whole): the bloom check sees a log of the block. Before the fix the range was stored with
     its checkpoint and the second fill was never stored.
 
-    The node leaves the fill out of every read of its block by hash, and of every range read
-    until the blocks that make the block deep enough are mined: only the confirming read (a
-    range read of blocks that deep) can find it. Until 7 Dec 2026 only the first range read was
-    cut, and in a clean-clone CI run the fill was stored before those blocks were mined (the
-    listener's head still 4, ``confirm_found`` 0): a read other than the confirming one, by
-    hash or by range, had found it, and the test proved nothing of the confirming read."""
-    cut: list[tuple[str, str]] = []
-    deep: list[bool] = []  # set once the blocks that make it deep are mined
-
-    async def short(request: JsonRpc, forward: Forward) -> JsonRpc:
-        reply = await forward(request)
-        params = (request.get("params") or [{}])[0]
-        if request["method"] != "eth_getLogs" or (deep and "blockHash" not in params):
-            return reply
-        kept = [g for g in reply.get("result") or [] if not _left_out(g)]
-        if len(kept) < len(reply.get("result") or []):
-            cut.append((params.get("fromBlock"), params.get("toBlock")))
-            reply = {**reply, "result": kept}
-        return reply
-
+    The node leaves the fill out of every read but the confirming one
+    (:func:`_found_only_deep`). A clean-clone CI run on 7 Dec 2026 failed here with the fill
+    stored, the listener's head 4 and ``confirm_found`` 0, taken then for another read having
+    found it; it was the count looked at before the confirming read had made it
+    (:func:`_found_once`: the same signature in the subscription case on 8 Dec, whose reads
+    were recorded: the one range read that covered the fill's block was the confirming read's)."""
+    reads: list[tuple[str, str, int, bool]] = []
     block = await _two_fills_in_a_block(anvil)
     await anvil.emit(order_filled_v2(order_hash=3))  # the range's other blocks are whole
     await anvil.mine(1)
-    async with node_in_front(anvil, short) as http_url:
+    async with node_in_front(anvil, _found_only_deep(anvil, reads)) as http_url:
         listener = Listener(pool, _settings(anvil.ws_url, POLYGON_HTTP_URL=http_url))
         async with running(listener) as task:
             await wait_until(streaming(listener), what="streaming")
             await _past(pool, block + 2)
-            assert cut and len(await stored_trades(pool)) == 2
-            deep.append(True)
+            assert _cut(reads) and len(await stored_trades(pool)) == 2, reads
             await anvil.mine(DEPTH + 2 * RANGE)
             await wait_until(count_is(pool, 3), what="the fill the eth_getLogs reply left out")
-            assert listener.state.confirm_found == 1
+            await wait_until(_found_once(listener), what=f"the confirming read counting it {reads}")
             assert not task.done()
     await _counted_once(pool, anvil)
 
