@@ -58,10 +58,6 @@ from orderflow.reputation.settings import ReputationSettings
 from orderflow.reputation.wallet_inputs import WalletInputs
 
 INPUTS = "orderflow_reputation_inputs"
-# The storage parameters of a table whose rescored wallets' rows every incremental run rewrites:
-# autovacuum takes each run's dead rows before the next run (default: a fifth of the table,
-# eight hourly runs' worth at 1 M wallets; migration 118 for the tables the migrations make).
-CHURNED = "(autovacuum_vacuum_scale_factor = 0.01)"
 STANDING = scores_sql.STANDING
 WASH = "orderflow_reputation_wash"
 
@@ -184,8 +180,6 @@ async def save(conn: asyncpg.Connection, settings: ReputationSettings, as_of: da
     # one row per wallet with figures (token_id NULL) and per (wallet, token) off-market amounts
     await conn.execute(f"CREATE INDEX ON {WASH} (wallet_address)")
     await conn.execute(f"ALTER TABLE {CLOSES} ADD PRIMARY KEY (token_id)")
-    for table in (INPUTS, STANDING, CLOSES):  # rewritten row by row by every incremental run
-        await conn.execute(f"ALTER TABLE {table} SET {CHURNED}")
     await conn.execute(
         "INSERT INTO orderflow_reputation_state (id, valid, fingerprint, as_of, updated_at)"
         " VALUES (TRUE, TRUE, $1, $2, now())"
