@@ -13,7 +13,6 @@ store, moving a stored mark.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from itertools import pairwise
 from typing import Any
 
@@ -53,12 +52,15 @@ def _left_out(raw: dict[str, Any]) -> bool:
     return bool(raw.get("topics")) and raw["topics"][1:2] == [LEFT_OUT]
 
 
-def _found_only_deep(anvil: Anvil, reads: list[tuple[str, str, int, bool]]) -> Steer:
+# eth_getLogs a node answered: from block or block hash, to block, anvil's head, fill cut
+Reads = list[tuple[str, str, int, bool]]
+
+
+def _found_only_deep(anvil: Anvil, reads: Reads) -> Steer:
     """A node in front that leaves the fill out of every eth_getLogs reply but a range read of
     blocks ``DEPTH`` or more below anvil's head: the confirming read's shape (by hash, or a
-    range reaching nearer the head, it is never found). ``reads`` lists every eth_getLogs
-    (from block or block hash, to block, anvil's head, whether the fill was cut from it),
-    shown when a wait fails. Only the confirming read can store the fill."""
+    range reaching nearer the head, it is never found), each eth_getLogs listed in ``reads``.
+    Only the confirming read can store the fill."""
 
     async def steer(request: JsonRpc, forward: Forward) -> JsonRpc:
         reply = await forward(request)
@@ -76,22 +78,26 @@ def _found_only_deep(anvil: Anvil, reads: list[tuple[str, str, int, bool]]) -> S
     return steer
 
 
-def _cut(reads: list[tuple[str, str, int, bool]]) -> bool:
+def _cut(reads: Reads) -> bool:
     return any(r[3] for r in reads)
 
 
-def _found_once(listener: Listener) -> Callable[[], Awaitable[bool]]:
-    """Whether the confirming read has counted the fill it stored. The count follows the
-    read's commit, so a test that saw the row may look before it: until 8 Dec 2026 these tests
-    asserted it as soon as the row was there, and failed two clean-clone CI runs (the fill
+async def _counted_by_the_confirming_read(listener: Listener, reads: Reads) -> None:
+    """Wait until the confirming read has counted the fill it stored, once. The count follows
+    the read's commit, so a test that saw the row may look before it: until 8 Dec 2026 these
+    tests asserted it as soon as the row was there, and failed two clean-clone CI runs (the fill
     stored by the confirming read, ``confirm_found`` still 0; with a pause after the read's
-    commit, both fail every time)."""
+    commit, both fail every time). A wait that fails lists every eth_getLogs the node answered
+    until then."""
 
     async def found() -> bool:
         assert listener.state.confirm_found <= 1, listener.state
         return listener.state.confirm_found == 1
 
-    return found
+    try:
+        await wait_until(found, what="the confirming read's count of the fill")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; eth_getLogs answered: {reads}") from exc
 
 
 async def _two_fills_in_a_block(anvil: Anvil) -> int:
@@ -119,7 +125,7 @@ async def test_a_fill_the_subscription_left_out_of_its_block_is_stored(
     sees a log of the block and passes it. Before the fix the checkpoint moved past the block
     and the second fill was never stored. The node's eth_getLogs leave it out too, but for the
     confirming read (:func:`_found_only_deep`)."""
-    reads: list[tuple[str, str, int, bool]] = []
+    reads: Reads = []
     async with node_in_front(anvil, _found_only_deep(anvil, reads)) as http_url:
         listener = Listener(pool, _settings(relay.ws_url, POLYGON_HTTP_URL=http_url))
         async with running(listener) as task:
@@ -131,7 +137,7 @@ async def test_a_fill_the_subscription_left_out_of_its_block_is_stored(
             assert len(relay.withheld) == 1 and len(await stored_trades(pool)) == 1
             await anvil.mine(DEPTH + 2 * RANGE)
             await wait_until(count_is(pool, 2), what="the fill the subscription left out")
-            await wait_until(_found_once(listener), what=f"the confirming read counting it {reads}")
+            await _counted_by_the_confirming_read(listener, reads)
             assert not task.done()
     await _counted_once(pool, anvil)
 
@@ -147,9 +153,10 @@ async def test_a_fill_an_eth_getlogs_reply_left_out_of_its_block_is_stored(
     (:func:`_found_only_deep`). A clean-clone CI run on 7 Dec 2026 failed here with the fill
     stored, the listener's head 4 and ``confirm_found`` 0, taken then for another read having
     found it; it was the count looked at before the confirming read had made it
-    (:func:`_found_once`: the same signature in the subscription case on 8 Dec, whose reads
-    were recorded: the one range read that covered the fill's block was the confirming read's)."""
-    reads: list[tuple[str, str, int, bool]] = []
+    (:func:`_counted_by_the_confirming_read`: the same signature in the subscription case on
+    8 Dec, whose reads were recorded: the one range read that covered the fill's block was the
+    confirming read's)."""
+    reads: Reads = []
     block = await _two_fills_in_a_block(anvil)
     await anvil.emit(order_filled_v2(order_hash=3))  # the range's other blocks are whole
     await anvil.mine(1)
@@ -161,7 +168,7 @@ async def test_a_fill_an_eth_getlogs_reply_left_out_of_its_block_is_stored(
             assert _cut(reads) and len(await stored_trades(pool)) == 2, reads
             await anvil.mine(DEPTH + 2 * RANGE)
             await wait_until(count_is(pool, 3), what="the fill the eth_getLogs reply left out")
-            await wait_until(_found_once(listener), what=f"the confirming read counting it {reads}")
+            await _counted_by_the_confirming_read(listener, reads)
             assert not task.done()
     await _counted_once(pool, anvil)
 
